@@ -1,0 +1,76 @@
+"""Validation shared by every public boundary: one place that words the errors users see."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def check_tensor(
+    x: object,
+    name: str,
+    layout: str,
+    *,
+    sizes: dict[str, int] | None = None,
+    finite: bool = True,
+    floating: bool = True,
+) -> torch.Tensor:
+    """Check that `x` is a non-empty tensor of the einops `layout` (e.g. ``"b m d"``).
+
+    `sizes` pins named axes (``{"d": 64}``). Raises ``ValueError`` naming the tensor, the expected
+    layout and what was received.
+    """
+    axes = layout.split()
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name}: expected a torch.Tensor of shape ({layout}), got {type(x).__name__}")
+    if x.dim() != len(axes):
+        raise ValueError(f"{name}: expected shape ({layout}), a {len(axes)}-D tensor; got shape {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"{name}: expected a non-empty tensor of shape ({layout}); got shape {tuple(x.shape)}")
+    for axis, size in (sizes or {}).items():
+        actual = x.shape[axes.index(axis)]
+        if actual != size:
+            raise ValueError(f"{name}: expected shape ({layout}) with {axis}={size}; got shape {tuple(x.shape)}")
+    if floating and not x.is_floating_point():
+        raise ValueError(f"{name}: expected a floating-point tensor; got dtype {x.dtype}")
+    if finite:
+        check_finite(x, name)
+    return x
+
+
+def check_finite(x: torch.Tensor, name: str) -> None:
+    bad = ~torch.isfinite(x)
+    if bool(bad.any()):
+        count = int(bad.sum())
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(f"{name}: {count} non-finite value(s) (NaN or Inf), first at index {first}")
+
+
+def check_signal(x: object, name: str, *, min_length: int = 1) -> np.ndarray:
+    """Return `x` as a finite 1-D float64 array of at least `min_length` samples."""
+    array = np.asarray(x, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D signal (t), got shape {array.shape}")
+    if array.size < min_length:
+        raise ValueError(f"{name}: expected at least {min_length} samples, got {array.size}")
+    if not np.all(np.isfinite(array)):
+        bad = np.flatnonzero(~np.isfinite(array))
+        raise ValueError(f"{name}: {bad.size} non-finite sample(s) (NaN or Inf), first at index {bad[0]}")
+    return array
+
+
+def check_sampling_rate(fs: object, name: str = "fs") -> float:
+    try:
+        rate = float(fs)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a sampling rate in Hz, got {fs!r}") from None
+    if not np.isfinite(rate) or rate <= 0:
+        raise ValueError(f"{name}: expected a positive, finite sampling rate in Hz, got {fs!r}")
+    return rate
+
+
+def check_band(low: float, high: float, fs: float) -> tuple[float, float]:
+    """A pass band in Hz must satisfy 0 < low < high < fs/2."""
+    if not (0 < low < high < fs / 2):
+        raise ValueError(f"band ({low}, {high}) Hz: expected 0 < low < high < fs/2 = {fs / 2} Hz")
+    return float(low), float(high)

@@ -1,0 +1,24 @@
+"""From an rPPG waveform to heart rate, and from heart rates to benchmark metrics."""
+
+from codephys_plugin.heart_rate.estimate import (
+    WindowEvaluation,
+    evaluate_window,
+    hr_fft,
+    hr_peaks,
+    macc,
+    prepare_for_hr,
+    snr_db,
+)
+from codephys_plugin.heart_rate.metrics import HRMetrics, hr_metrics
+
+__all__ = [
+    "HRMetrics",
+    "WindowEvaluation",
+    "evaluate_window",
+    "hr_fft",
+    "hr_metrics",
+    "hr_peaks",
+    "macc",
+    "prepare_for_hr",
+    "snr_db",
+]
