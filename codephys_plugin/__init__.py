@@ -1,0 +1,25 @@
+"""codephys-plugin: the code-query stage of CodePhys for any end-to-end rPPG network.
+
+Data path: video → adapter → features → encoder → query → decoder → rPPG → heart rate.
+"""
+
+from codephys_plugin.autoencoder import AutoencoderConfig, SignalAutoencoder
+from codephys_plugin.decoder import SignalDecoder
+from codephys_plugin.encoder import PPGFeatureExtractor, SignalCoderConfig, SignalEncoder
+from codephys_plugin.query import Codebook, CodebookConfig, Quantized, nearest_code
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AutoencoderConfig",
+    "Codebook",
+    "CodebookConfig",
+    "PPGFeatureExtractor",
+    "Quantized",
+    "SignalAutoencoder",
+    "SignalCoderConfig",
+    "SignalDecoder",
+    "SignalEncoder",
+    "__version__",
+    "nearest_code",
+]

@@ -79,6 +79,17 @@ class CodebookUsage(NamedTuple):
     """Codes never assigned since the last `reset_usage`."""
 
 
+def usage_from_counts(counts: torch.Tensor) -> CodebookUsage:
+    """Perplexity and dead codes from per-code assignment counts ``(n)``."""
+    counts = counts.detach().to("cpu", torch.int64).clone()
+    total = int(counts.sum())
+    if total == 0:
+        return CodebookUsage(counts, float("nan"), counts.numel())
+    probs = counts[counts > 0].double() / total
+    entropy = float(-(probs * probs.log()).sum())
+    return CodebookUsage(counts, math.exp(entropy), int((counts == 0).sum()))
+
+
 class Codebook(nn.Module):
     """Nearest-code quantiser over ``(b m d)`` tokens with a keyword-only configuration.
 
@@ -183,13 +194,8 @@ class Codebook(nn.Module):
         return self
 
     def usage(self) -> CodebookUsage:
-        counts = self.usage_counts.clone()
-        total = int(counts.sum())
-        if total == 0:
-            return CodebookUsage(counts, float("nan"), self.num_codes)
-        probs = counts.double() / total
-        entropy = -(probs[probs > 0] * probs[probs > 0].log()).sum()
-        return CodebookUsage(counts, float(math.exp(entropy)), int((counts == 0).sum()))
+        """Usage accumulated by training forwards since the last `reset_usage`."""
+        return usage_from_counts(self.usage_counts)
 
     def reset_usage(self) -> None:
         self.usage_counts.zero_()

@@ -1,0 +1,12 @@
+import os
+
+import pytest
+import torch
+
+# Hypothesis runs many small cases; keep torch single-threaded so they stay fast and deterministic.
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture
+def generator() -> torch.Generator:
+    return torch.Generator().manual_seed(1234)

@@ -1,0 +1,79 @@
+"""The fused Triton kernel, run on CPU by Triton's interpreter, against a float64 brute force."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("triton")
+
+HELPER = Path(__file__).parent / "helpers" / "triton_interpreted_search.py"
+
+
+def _case(rows, num_codes, dim, *, seed, dtype=torch.float32, duplicate_codes=False):
+    generator = torch.Generator().manual_seed(seed)
+    codes = torch.randn(num_codes, dim, generator=generator)
+    if duplicate_codes:
+        codes = torch.cat([codes, codes, codes[:1]])
+        z = codes[torch.arange(rows) % num_codes] + 1e-3 * torch.randn(rows, dim, generator=generator)
+    else:
+        z = torch.randn(rows, dim, generator=generator)
+    return z.to(dtype), codes.to(dtype)
+
+
+CASES = {
+    "ragged_rows": _case(1000, 64, 64, seed=0),
+    "single_row": _case(1, 64, 64, seed=1),
+    "codes_not_power_of_two": _case(300, 37, 64, seed=2),
+    "codes_span_several_tiles": _case(200, 300, 64, seed=3),
+    "small_dim_padded": _case(130, 10, 5, seed=4),
+    "dim_not_power_of_two": _case(77, 100, 48, seed=5),
+    "exact_ties": _case(90, 30, 16, seed=6, duplicate_codes=True),
+    "exact_ties_across_tiles": _case(300, 100, 16, seed=9, duplicate_codes=True),
+    "fp16_inputs": _case(500, 64, 64, seed=7, dtype=torch.float16),
+    "bf16_inputs": _case(500, 64, 64, seed=8, dtype=torch.bfloat16),
+}
+
+
+@pytest.fixture(scope="module")
+def kernel_results(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("triton")
+    torch.save(CASES, folder / "cases.pt")
+    completed = subprocess.run(
+        [sys.executable, str(HELPER), str(folder / "cases.pt"), str(folder / "results.pt")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return torch.load(folder / "results.pt", weights_only=True)
+
+
+def _brute_force(z, codes):
+    dist = ((z.double()[:, None, :] - codes.double()[None, :, :]) ** 2).sum(-1)
+    return dist
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_kernel_matches_float64_brute_force(kernel_results, name):
+    z, codes = CASES[name]
+    indices, distances = kernel_results[name]
+    dist = _brute_force(z, codes)
+    best = dist.min(dim=1).values
+    assert indices.shape == distances.shape == (z.shape[0],)
+    assert indices.dtype == torch.int64 and distances.dtype == torch.float32
+    chosen = dist.gather(1, indices[:, None]).squeeze(1)
+    torch.testing.assert_close(chosen, best, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(distances.double(), best, rtol=1e-4, atol=1e-3)
+    unique = (dist - best[:, None] <= 1e-3).sum(dim=1) == 1
+    assert torch.equal(indices[unique], dist.argmin(dim=1)[unique])
+
+
+@pytest.mark.parametrize("name, unique_codes", [("exact_ties", 30), ("exact_ties_across_tiles", 100)])
+def test_kernel_breaks_exact_ties_to_the_lowest_index(kernel_results, name, unique_codes):
+    z, _ = CASES[name]
+    indices, _ = kernel_results[name]
+    assert int(indices.max()) < unique_codes, "a duplicate of an earlier code was chosen"
+    assert torch.equal(indices, torch.arange(z.shape[0]) % unique_codes)
