@@ -202,10 +202,14 @@ class Codebook(nn.Module):
 
     @torch.no_grad()
     def kmeans_init_(self, tokens: torch.Tensor) -> None:
-        """Set the codes to k-means centroids of ``tokens (k d)`` (pooled over all ranks)."""
+        """Set the codes to k-means centroids of ``tokens (k d)``: k-means++ seeds drawn on rank 0, then
+        Lloyd iterations whose sums are pooled over all ranks."""
         check_tensor(tokens, "tokens", "k d", sizes={"d": self.dim})
         tokens = tokens.float()
-        centroids = self._sample_tokens(tokens, self.num_codes)
+        centroids = torch.empty(self.num_codes, self.dim, device=tokens.device)
+        if is_main_rank():
+            centroids.copy_(_kmeans_plus_plus_seeds(tokens, self.num_codes))
+        broadcast_from_main_(centroids)
         for _ in range(self.config.kmeans_iters):
             sums, counts = self._cluster_sums(tokens, nearest_code(tokens, centroids)[0])
             filled = counts > 0
@@ -263,3 +267,20 @@ class Codebook(nn.Module):
                 picks = torch.randint(tokens.shape[0], (count,), device=tokens.device)
             sample.copy_(tokens[picks])
         return broadcast_from_main_(sample)
+
+
+def _kmeans_plus_plus_seeds(tokens: torch.Tensor, count: int) -> torch.Tensor:
+    """k-means++ seeding: each next seed is a token drawn with probability ∝ its squared distance to
+    the nearest seed so far, which avoids starting two centroids in one cluster."""
+    seeds = torch.empty(count, tokens.shape[1], device=tokens.device)
+    seeds[0] = tokens[torch.randint(tokens.shape[0], (1,), device=tokens.device)]
+    nearest_sq = (tokens - seeds[0]).pow(2).sum(dim=1)
+    for i in range(1, count):
+        total = nearest_sq.sum()
+        if total > 0:
+            pick = torch.multinomial(nearest_sq / total, 1)
+        else:
+            pick = torch.randint(tokens.shape[0], (1,), device=tokens.device)
+        seeds[i] = tokens[pick]
+        nearest_sq = torch.minimum(nearest_sq, (tokens - seeds[i]).pow(2).sum(dim=1))
+    return seeds
