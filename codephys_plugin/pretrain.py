@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     model = parser.add_argument_group("codebook and autoencoder")
     model.add_argument("--num-codes", type=int, default=64, help="codebook size N")
     model.add_argument("--dim", type=int, default=64, help="code dimension D")
-    model.add_argument("--update", choices=["gradient", "ema"], default="gradient", help="how codes are learned")
+    model.add_argument("--update", choices=["gradient", "ema"], default="ema",
+                       help="how codes are learned: EMA reconstructed held-out PPG better than gradient (GLO) here")
     model.add_argument("--kmeans-init", action=argparse.BooleanOptionalAction, default=True,
                        help="initialise the codes by k-means on the first batch of tokens")
     model.add_argument("--dead-code-steps", type=int, default=50,

@@ -34,6 +34,8 @@ def _periodogram(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]
 def hr_fft(signal: object, fs: float, *, low: float = DEFAULT_LOW_HZ, high: float = DEFAULT_HIGH_HZ) -> float:
     """HR in bpm: the periodogram peak (nfft = next power of two ≥ t) within ``[low, high]`` Hz."""
     x = check_signal(signal, "hr_fft signal", min_length=2)
+    if np.ptp(x) == 0:
+        raise ValueError("hr_fft: the signal is flat; it has no heart rate")
     fs = check_sampling_rate(fs)
     low, high = check_band(low, high, fs)
     freqs, power = _periodogram(x, fs)
@@ -41,7 +43,7 @@ def hr_fft(signal: object, fs: float, *, low: float = DEFAULT_LOW_HZ, high: floa
     if not band.any():
         raise ValueError(f"hr_fft: no frequency bin in [{low}, {high}] Hz for {x.size} samples at {fs} Hz")
     if not np.any(power[band] > 0):
-        raise ValueError("hr_fft: the signal has no power in the heart-rate band (flat signal?)")
+        raise ValueError(f"hr_fft: the signal has no power in [{low}, {high}] Hz")
     return float(freqs[band][np.argmax(power[band])] * 60.0)
 
 

@@ -13,7 +13,8 @@ from codephys_plugin.encoder.signal_encoder import check_signal_batch
 
 @dataclass(frozen=True)
 class Stage1TrainingConfig:
-    """The paper's Stage I: Adam, lr 5e-3, batch 8, 15 epochs."""
+    """The paper's Stage I: Adam, lr initialised to 5e-3, batch 8, 15 epochs. The paper does not say
+    how the rate evolves; we anneal it to zero on a cosine over all steps."""
 
     epochs: int = 15
     batch_size: int = 8
@@ -44,6 +45,8 @@ def train_stage1(
     check_signal_batch(windows, "windows")
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    steps_per_epoch = -(-windows.shape[0] // config.batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps_per_epoch)
     history = []
     model.train()
     for epoch in range(config.epochs):
@@ -57,6 +60,7 @@ def train_stage1(
             optimizer.zero_grad(set_to_none=True)
             losses.total.backward()
             optimizer.step()
+            schedule.step()
             totals += torch.stack([loss.detach() for loss in losses])
         means = (totals / len(batches)).tolist()
         summary = EpochSummary(epoch + 1, *means)
