@@ -156,7 +156,7 @@ class Codebook(nn.Module):
         learning = self.training and not self.frozen
         with torch.autocast(device_type=tokens.device.type, enabled=False):
             flat = tokens.float()
-            if learning and not bool(self.initialized):
+            if learning and self.config.kmeans_init and not bool(self.initialized):
                 self.kmeans_init_(flat.detach().reshape(-1, self.dim))
             indices, _ = nearest_code(flat.detach(), self.codes.detach().float())
             codes = F.embedding(indices, self.codes.float())

@@ -8,7 +8,8 @@ needs ``‖c‖² − 2 z·c`` (one ``addmm``) and ``‖z‖²`` is added back f
 - ``"triton"`` (CUDA, or CPU under ``TRITON_INTERPRET=1``): one fused kernel, see `triton_search`.
 
 ``"auto"`` picks Triton for CUDA tensors when Triton is importable and the torch path otherwise.
-Scores and the argmin are computed in fp32 (fp64 for fp64 inputs), whatever the input precision.
+Scores and the argmin are computed in fp32 whatever the input precision (the torch path keeps fp64
+inputs in fp64).
 Ties go to the lowest code index on both paths.
 """
 
@@ -41,8 +42,8 @@ def nearest_code(
         chunk_elements: bound on the torch path's score buffer, in elements.
 
     Returns:
-        ``indices (...)`` int64 and ``min_sq_dist (...)`` (fp32, fp64 for fp64 inputs): the squared
-        Euclidean distance to the chosen code.
+        ``indices (...)`` int64 and ``min_sq_dist (...)``: the squared Euclidean distance to the
+        chosen code, in fp32 (fp64 when the torch path gets fp64 inputs).
     """
     _check_inputs(z, codes)
     lead_shape = z.shape[:-1]
