@@ -32,7 +32,8 @@ class WindowConfig:
 
 
 def filter_recording(signal: object, config: WindowConfig, name: str = "recording") -> np.ndarray:
-    """Detrend and band-pass one recording sampled at ``config.fs``."""
+    """Detrend and band-pass one recording sampled at ``config.fs``; the upper band edge is capped
+    at 0.45·fs so that low model rates (e.g. 15 Hz) still get a valid filter."""
     x = check_signal(signal, name, min_length=config.window)
     low, high = config.band_hz
     return bandpass(detrend(x), config.fs, low=low, high=min(high, 0.45 * config.fs))
