@@ -8,7 +8,7 @@ from codephys_plugin.decoder import SignalDecoder
 from codephys_plugin.encoder import PPGFeatureExtractor, SignalCoderConfig, SignalEncoder
 from codephys_plugin.query import Codebook, CodebookConfig, Quantized, nearest_code
 
-__version__ = "0.1.0"
+from codephys_plugin._version import __version__
 
 __all__ = [
     "AutoencoderConfig",
