@@ -1,0 +1,63 @@
+"""From a raw recording to normalised training windows: quality checks, resampling, filtering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from codephys_plugin.data.quality import check_values
+from codephys_plugin.data.recording import Recording, RecordingError, SignalForm
+from codephys_plugin.data.resample import resample_recording, timestamps_of
+from codephys_plugin.training.windows import WindowConfig, cut_windows, filter_recording
+
+
+@dataclass(frozen=True)
+class PreparedRecording:
+    name: str
+    group: str
+    segments: list[np.ndarray]
+    """Filtered stretches at the model rate, in the bundle's signal form, each ≥ one window."""
+    dropped_segments: int
+    """Stretches between gaps that were shorter than one window."""
+
+    def windows(self, config: WindowConfig, *, hop: int | None = None) -> np.ndarray:
+        """``(k t)`` standardised windows from all segments."""
+        return np.concatenate([cut_windows(segment, config, hop=hop) for segment in self.segments])
+
+
+def prepare_recording(recording: Recording, config: WindowConfig, label_form: SignalForm) -> PreparedRecording:
+    """Check, integrate derivative labels, resample on timestamps, filter, and convert to `label_form`.
+
+    Derivative (DiffNormalized) input is integrated before resampling, because a difference signal
+    does not survive a change of rate; with ``label_form="derivative"`` the filtered waveform is
+    differenced again at the model rate.
+    """
+    values = np.asarray(recording.values, dtype=np.float64)
+    check_values(recording.name, values, timestamps_of(recording))
+    waveform = np.cumsum(values) if recording.form == "derivative" else values
+    resampled = resample_recording(_with_values(recording, waveform), config.fs)
+    usable = [segment for segment in resampled if segment.size >= config.window]
+    if not usable:
+        longest = max((s.size for s in resampled), default=0) / config.fs
+        raise RecordingError(
+            recording.name,
+            f"shorter than one window: longest gap-free stretch is {longest:.1f} s, a window needs "
+            f"{config.window / config.fs:.1f} s",
+        )
+    filtered = [filter_recording(segment, config, recording.name) for segment in usable]
+    if label_form == "derivative":
+        filtered = [np.append(np.diff(segment), 0.0) for segment in filtered]
+    return PreparedRecording(recording.name, recording.group or recording.name, filtered, len(resampled) - len(usable))
+
+
+def _with_values(recording: Recording, values: np.ndarray) -> Recording:
+    return Recording(
+        name=recording.name,
+        source=recording.source,
+        values=values,
+        timestamps_s=recording.timestamps_s,
+        fs=recording.fs,
+        form="waveform",
+        group=recording.group,
+    )
