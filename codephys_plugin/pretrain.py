@@ -1,117 +1,231 @@
-"""codephys-pretrain: Stage I, learn a codebook of noise-free PPG features.
+"""codephys-pretrain: Stage I, learn a codebook of noise-free PPG features from contact-PPG labels.
 
-With no input files it trains on the embedded synthetic PPG and reports how well held-out synthetic
-recordings are reconstructed through the codebook.
+    codephys-pretrain data/UBFC/ --out ubfc_codebook/
+    codephys-pretrain 'physiokit/P1[12]_*.csv' --column 'PPG Finger' --time-column arduino_ts \\
+        --val 'physiokit/P22_*.csv' 'physiokit/*.csv@PPG Ear' --out physiokit.safetensors
+
+With no input it trains on the embedded synthetic PPG. Under ``torchrun --nproc_per_node=K`` it
+trains with DistributedDataParallel; the codebook stays identical on every rank.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
-from dataclasses import dataclass
+import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from codephys_plugin.autoencoder import AutoencoderConfig, SignalAutoencoder
+from codephys_plugin.bundle import BundleConfig, save_bundle
+from codephys_plugin.data.formats.csv_table import TIME_UNITS, CsvOptions
+from codephys_plugin.data.recording import RecordingError
+from codephys_plugin.data.sources import FORMATS, ReadOptions, iter_sources
 from codephys_plugin.data.synthetic_ppg import SyntheticPPGConfig, synthesize_recordings
 from codephys_plugin.encoder.signal_encoder import SignalCoderConfig
 from codephys_plugin.query.codebook import CodebookConfig
-from codephys_plugin.training.reconstruction_report import ReconstructionReport, evaluate_reconstruction
+from codephys_plugin.training.distributed import DistributedContext, init_from_environment, shutdown
+from codephys_plugin.training.prepare import PreparedRecording, prepare_recording
+from codephys_plugin.training.reconstruction_report import evaluate_reconstruction, format_report, plot_reconstructions
 from codephys_plugin.training.stage1 import EpochSummary, Stage1TrainingConfig, train_stage1
-from codephys_plugin.training.windows import WindowConfig, cut_windows, filter_recording
-
-
-@dataclass(frozen=True)
-class SyntheticSplit:
-    train_recordings: int = 48
-    val_recordings: int = 16
-    duration_s: float = 30.0
-    noise_std: float = 0.0
+from codephys_plugin.training.windows import WindowConfig, filter_recording
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="codephys-pretrain",
-        description="Stage I of CodePhys: pretrain a codebook of PPG features (synthetic PPG by default).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description=__doc__,
+        formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(prog, max_help_position=34),
     )
+    parser.add_argument("inputs", nargs="*", help="files, folders or globs of PPG labels (none: synthetic PPG); "
+                        "'INPUT@COLUMN' picks a CSV column for that input")
+    data = parser.add_argument_group("reading")
+    data.add_argument("--format", choices=FORMATS, default="auto", help="file format (default: auto, from names)")
+    data.add_argument("--column", help="CSV column holding the PPG (name, or 0-based index without header)")
+    data.add_argument("--time-column", help="CSV column with sample times; the signal is resampled on them")
+    data.add_argument("--time-unit", choices=sorted(TIME_UNITS), default="ms", help="unit of --time-column (default: ms)")
+    data.add_argument("--fs", type=float, help="sampling rate (Hz) of inputs without timestamps (npy, toolbox caches)")
+    data.add_argument("--npz-key", help="array to read from .npz archives holding several")
+    data.add_argument("--toolbox-labels", choices=["derivative", "waveform"], default="derivative",
+                      help="what toolbox *_label*.npy caches hold: DiffNormalized derivatives or waveforms "
+                           "(default: derivative)")
+    data.add_argument("--skip-bad", action="store_true",
+                      help="skip unusable recordings with a warning (counted in the report) instead of stopping")
+    split = parser.add_argument_group("validation split (always by recording, never by window)")
+    split.add_argument("--val", nargs="+", default=[], metavar="INPUT", help="validation inputs (same syntax)")
+    split.add_argument("--val-fraction", type=float, default=0.2,
+                       help="share of recordings (by subject where known) held out when --val is not given (default: 0.2)")
+    windows = parser.add_argument_group("processing")
+    windows.add_argument("--target-fs", type=float, default=30.0, help="model rate, the video rate (default: 30)")
+    windows.add_argument("--window", type=int, default=160, help="window length T in samples, multiple of 4 (default: 160)")
+    windows.add_argument("--hop", type=int, default=40, help="hop between training windows (default: 40)")
+    windows.add_argument("--band", type=float, nargs=2, default=[0.5, 8.0], metavar=("LOW", "HIGH"),
+                         help="band-pass edges in Hz; keep the pulse harmonics (default: 0.5 8)")
+    windows.add_argument("--label-form", choices=["waveform", "derivative"], default="waveform",
+                         help="learn codes on waveforms (derivative inputs are integrated) or on first differences, "
+                              "as DiffNormalized toolbox labels (default: waveform)")
     model = parser.add_argument_group("codebook and autoencoder")
-    model.add_argument("--num-codes", type=int, default=64, help="codebook size N")
-    model.add_argument("--dim", type=int, default=64, help="code dimension D")
+    model.add_argument("--num-codes", type=int, default=64, help="codebook size N (default: 64)")
+    model.add_argument("--dim", type=int, default=64, help="code dimension D (default: 64)")
     model.add_argument("--update", choices=["gradient", "ema"], default="ema",
-                       help="how codes are learned: EMA reconstructed held-out PPG better than gradient (GLO) here")
+                       help="how codes learn; EMA reconstructed held-out PPG better than gradient here (default: ema)")
     model.add_argument("--kmeans-init", action=argparse.BooleanOptionalAction, default=True,
-                       help="initialise the codes by k-means on the first batch of tokens")
+                       help="k-means++ initialisation of the codes on the first batch (default: on)")
     model.add_argument("--dead-code-steps", type=int, default=50,
-                       help="re-seed codes unused for this many steps (0 disables)")
-    data = parser.add_argument_group("windows")
-    data.add_argument("--fs", type=float, default=30.0, help="sampling rate the model works at (Hz)")
-    data.add_argument("--window", type=int, default=160, help="window length T in samples (multiple of 4)")
-    data.add_argument("--hop", type=int, default=40, help="hop between training windows in samples")
-    synthetic = parser.add_argument_group("synthetic data")
-    synthetic.add_argument("--train-recordings", type=int, default=SyntheticSplit.train_recordings)
-    synthetic.add_argument("--val-recordings", type=int, default=SyntheticSplit.val_recordings)
-    synthetic.add_argument("--duration", type=float, default=SyntheticSplit.duration_s, help="seconds per recording")
-    synthetic.add_argument("--noise", type=float, default=SyntheticSplit.noise_std, help="white-noise std")
-    train = parser.add_argument_group("training")
-    train.add_argument("--epochs", type=int, default=Stage1TrainingConfig.epochs)
-    train.add_argument("--batch-size", type=int, default=Stage1TrainingConfig.batch_size)
-    train.add_argument("--lr", type=float, default=Stage1TrainingConfig.lr)
-    train.add_argument("--seed", type=int, default=0)
+                       help="re-seed codes unused for this many steps, 0 disables (default: 50)")
+    train = parser.add_argument_group("training (the paper's Stage I)")
+    train.add_argument("--epochs", type=int, default=15, help="(default: 15)")
+    train.add_argument("--batch-size", type=int, default=8, help="per process (default: 8)")
+    train.add_argument("--lr", type=float, default=5e-3, help="initial Adam learning rate, cosine-annealed (default: 5e-3)")
+    train.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    train.add_argument("--resume", action="store_true", help="continue from the checkpoint beside --out")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    synthetic = parser.add_argument_group("synthetic data (used when no input is given)")
+    synthetic.add_argument("--train-recordings", type=int, default=48, help="(default: 48)")
+    synthetic.add_argument("--val-recordings", type=int, default=16, help="(default: 16)")
+    synthetic.add_argument("--duration", type=float, default=30.0, help="seconds per recording (default: 30)")
+    synthetic.add_argument("--noise", type=float, default=0.0, help="white-noise std (default: 0)")
+    output = parser.add_argument_group("output")
+    output.add_argument("--hr-window", type=float, default=30.0,
+                        help="seconds per HR estimate in the report, 0 for whole recordings (default: 30)")
+    output.add_argument("--out", type=Path, default=Path("codephys_codebook"),
+                        help="bundle to write: a directory, or a single file if it ends in .safetensors "
+                             "(default: codephys_codebook)")
     return parser
 
 
-def synthetic_recordings(args: argparse.Namespace, windows: WindowConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Disjoint train and validation recordings (split by recording, never by window)."""
-    config = SyntheticPPGConfig(fs=windows.fs, duration_s=args.duration, noise_std=args.noise)
-    recordings = synthesize_recordings(args.train_recordings + args.val_recordings, config, seed=args.seed)
-    filtered = [filter_recording(r.signal, windows, f"synthetic recording {i}") for i, r in enumerate(recordings)]
-    return filtered[: args.train_recordings], filtered[args.train_recordings :]
+@dataclasses.dataclass
+class PreparedData:
+    train: list[PreparedRecording]
+    val: list[PreparedRecording]
+    skipped: list[str]
 
 
-def print_report(report: ReconstructionReport) -> None:
-    hr = report.hr
-    print(f"held-out reconstruction over {hr.n} recordings / {report.num_windows} windows:")
-    print(f"  waveform Pearson r       {report.waveform_r:.4f}")
-    print(f"  HR MAE / RMSE / SD (bpm) {hr.mae:.3f} / {hr.rmse:.3f} / {hr.sd:.3f}")
-    print(f"  HR Pearson r             {hr.pearson:.4f}")
-    print(f"  codebook perplexity      {report.perplexity:.1f}, dead codes {report.dead_codes}")
+def read_options(args: argparse.Namespace) -> ReadOptions:
+    csv = CsvOptions(column=args.column, time_column=args.time_column, time_unit=args.time_unit)
+    return ReadOptions(format=args.format, csv=csv, fs=args.fs, npz_key=args.npz_key, toolbox_form=args.toolbox_labels)
+
+
+def prepare_inputs(inputs: list[str], args: argparse.Namespace, config: WindowConfig, skipped: list[str]) -> list[PreparedRecording]:
+    """Read and prepare recordings one at a time; bad ones stop the run or, with --skip-bad, are counted."""
+    prepared = []
+    for source in iter_sources(inputs, read_options(args)):
+        try:
+            prepared.append(prepare_recording(source.read(), config, args.label_form))
+        except RecordingError as error:
+            if not args.skip_bad:
+                raise
+            warnings.warn(f"skipping {error}", stacklevel=1)
+            skipped.append(str(error))
+    return prepared
+
+
+def split_by_group(recordings: list[PreparedRecording], fraction: float, seed: int) -> tuple[list, list]:
+    """Hold out about `fraction` of the groups (subjects); a group never straddles the split."""
+    groups = sorted({r.group for r in recordings})
+    if len(groups) < 2:
+        raise RecordingError("inputs", f"need at least two recordings (or subjects) to split by recording, got {len(groups)}; "
+                                       "pass --val")
+    order = np.random.default_rng(seed).permutation(len(groups))
+    held_out = {groups[i] for i in order[: max(1, round(fraction * len(groups)))]}
+    return [r for r in recordings if r.group not in held_out], [r for r in recordings if r.group in held_out]
+
+
+def load_data(args: argparse.Namespace, config: WindowConfig) -> PreparedData:
+    if not args.inputs:
+        return synthetic_data(args, config)
+    skipped: list[str] = []
+    train = prepare_inputs(args.inputs, args, config, skipped)
+    if args.val:
+        val = prepare_inputs(args.val, args, config, skipped)
+    else:
+        train, val = split_by_group(train, args.val_fraction, args.seed)
+    if not train or not val:
+        raise RecordingError("inputs", f"{len(train)} training and {len(val)} validation recordings remain; need both")
+    return PreparedData(train, val, skipped)
+
+
+def synthetic_data(args: argparse.Namespace, config: WindowConfig) -> PreparedData:
+    synthetic = SyntheticPPGConfig(fs=config.fs, duration_s=args.duration, noise_std=args.noise)
+    recordings = synthesize_recordings(args.train_recordings + args.val_recordings, synthetic, seed=args.seed)
+    prepared = []
+    for i, recording in enumerate(recordings):
+        segment = filter_recording(recording.signal, config, f"synthetic recording {i}")
+        if args.label_form == "derivative":
+            segment = np.append(np.diff(segment), 0.0)
+        prepared.append(PreparedRecording(f"synthetic_{i:03d}", f"synthetic_{i:03d}", [segment], 0))
+    return PreparedData(prepared[: args.train_recordings], prepared[args.train_recordings :], [])
+
+
+def build_model(args: argparse.Namespace) -> AutoencoderConfig:
+    return AutoencoderConfig(
+        coder=SignalCoderConfig(dim=args.dim),
+        codebook=CodebookConfig(num_codes=args.num_codes, dim=args.dim, update=args.update,
+                                kmeans_init=args.kmeans_init, dead_code_steps=args.dead_code_steps),
+    )
+
+
+def report_paths(bundle: Path) -> tuple[Path, Path]:
+    """Inside a directory bundle, or beside a single-file one."""
+    if bundle.is_dir():
+        return bundle / "report.json", bundle / "report.png"
+    return bundle.with_suffix(".report.json"), bundle.with_suffix(".report.png")
+
+
+def checkpoint_path(out: Path) -> Path:
+    return out.with_name(out.name + ".checkpoint.pt")
+
+
+def run(args: argparse.Namespace, context: DistributedContext) -> int:
+    torch.manual_seed(args.seed)
+    windows = WindowConfig(fs=args.target_fs, window=args.window, hop=args.hop, band_hz=tuple(args.band))
+    data = load_data(args, windows)
+    train_windows = torch.as_tensor(np.concatenate([r.windows(windows) for r in data.train]), dtype=torch.float32)
+    bundle_config = BundleConfig(autoencoder=build_model(args), windows=windows, label_form=args.label_form)
+    model = SignalAutoencoder(bundle_config.autoencoder)
+    training = Stage1TrainingConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                                    checkpoint=checkpoint_path(args.out), progress=not args.no_progress)
+    say = print if context.is_main else (lambda *a, **k: None)
+    say(f"Stage I: {len(data.train)} train / {len(data.val)} held-out recordings, {train_windows.shape[0]} windows "
+        f"of T={args.window} at {args.target_fs:g} Hz, codebook {args.num_codes}x{args.dim}, {context.world_size} process(es)")
+
+    def log(summary: EpochSummary) -> None:
+        say(f"  epoch {summary.epoch:2d}/{training.epochs}  L_code {summary.loss:.4f}  "
+            f"L_rec {summary.reconstruction:.4f}  L_feat {summary.feature:.4f}", flush=True)
+
+    started = time.perf_counter()
+    resume = training.checkpoint if args.resume else None
+    train_stage1(model, train_windows, training, context=context, resume_from=resume, on_epoch=log)
+    say(f"trained in {time.perf_counter() - started:.1f} s")
+    if not context.is_main:
+        return 0
+    report, examples = evaluate_reconstruction(
+        model, [(r.name, r.segments) for r in data.val], windows, label_form=args.label_form,
+        hr_window_s=args.hr_window, skipped=data.skipped
+    )
+    say(format_report(report))
+    bundle = save_bundle(args.out, model.cpu(), bundle_config)
+    json_path, png_path = report_paths(bundle)
+    json_path.write_text(report.to_json())
+    plot_reconstructions(examples, windows, png_path)
+    say(f"bundle written to {bundle}; report in {json_path} and {png_path}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    torch.manual_seed(args.seed)
-    windows = WindowConfig(fs=args.fs, window=args.window, hop=args.hop)
-    train_recordings, val_recordings = synthetic_recordings(args, windows)
-    train_windows = torch.as_tensor(np.concatenate([cut_windows(r, windows) for r in train_recordings]),
-                                    dtype=torch.float32)
-    model = SignalAutoencoder(
-        AutoencoderConfig(
-            coder=SignalCoderConfig(dim=args.dim),
-            codebook=CodebookConfig(
-                num_codes=args.num_codes,
-                dim=args.dim,
-                update=args.update,
-                kmeans_init=args.kmeans_init,
-                dead_code_steps=args.dead_code_steps,
-            ),
-        )
-    )
-    training = Stage1TrainingConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
-    print(f"Stage I on synthetic PPG: {len(train_recordings)} train / {len(val_recordings)} held-out recordings, "
-          f"{train_windows.shape[0]} windows of T={args.window} at {args.fs:g} Hz, codebook {args.num_codes}x{args.dim}")
-    started = time.perf_counter()
-
-    def log(summary: EpochSummary) -> None:
-        print(f"  epoch {summary.epoch:2d}/{training.epochs}  L_code {summary.loss:.4f}  "
-              f"L_rec {summary.reconstruction:.4f}  L_feat {summary.feature:.4f}", flush=True)
-
-    train_stage1(model, train_windows, training, on_epoch=log)
-    print(f"trained in {time.perf_counter() - started:.1f} s")
-    print_report(evaluate_reconstruction(model, val_recordings, windows))
-    return 0
+    context = init_from_environment()
+    try:
+        return run(args, context)
+    except RecordingError as error:
+        print(f"codephys-pretrain: error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        shutdown(context)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
+import scipy.signal
 import torch
 
 from codephys_plugin.autoencoder import SignalAutoencoder
+from codephys_plugin.data.recording import SignalForm
 from codephys_plugin.heart_rate.estimate import hr_fft, prepare_for_hr
 from codephys_plugin.heart_rate.metrics import HRMetrics, hr_metrics
 from codephys_plugin.losses.pearson import pearson_r
@@ -15,43 +19,175 @@ from codephys_plugin.query.codebook import usage_from_counts
 from codephys_plugin.training.windows import WindowConfig, cut_windows
 
 
+DEFAULT_HR_WINDOW_S = 30.0
+
+
+@dataclass(frozen=True)
+class RecordingResult:
+    name: str
+    windows: int
+    waveform_r: float
+    hr_original_bpm: list[float]
+    """FFT HR of the original, one per HR window."""
+    hr_reconstructed_bpm: list[float]
+
+
 @dataclass(frozen=True)
 class ReconstructionReport:
     waveform_r: float
     """Mean Pearson r between reconstructed and original windows."""
     hr: HRMetrics
-    """Recording-level HR (FFT) of the reconstruction vs that of the original."""
+    """FFT HR of the continuous reconstruction vs that of the original, per HR window."""
     num_windows: int
     perplexity: float
     dead_codes: int
     """Codes that no held-out window used."""
+    recordings: list[RecordingResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Recordings left out by --skip-bad, with the reason."""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+@dataclass(frozen=True)
+class Reconstructed:
+    """Windows of one recording and their reconstructions, kept for plotting."""
+
+    name: str
+    original: np.ndarray
+    reconstruction: np.ndarray
 
 
 @torch.no_grad()
 def evaluate_reconstruction(
-    model: SignalAutoencoder, recordings: list[np.ndarray], config: WindowConfig
-) -> ReconstructionReport:
-    """Reconstruct each filtered recording window by window (non-overlapping) and compare."""
+    model: SignalAutoencoder,
+    recordings: list[tuple[str, list[np.ndarray]]],
+    config: WindowConfig,
+    *,
+    label_form: SignalForm = "waveform",
+    hr_window_s: float = DEFAULT_HR_WINDOW_S,
+    skipped: list[str] | None = None,
+) -> tuple[ReconstructionReport, list[Reconstructed]]:
+    """Compare held-out ``(name, filtered segments)`` recordings with their reconstructions.
+
+    Waveform r is measured per non-overlapping window, as the codebook sees it. Heart rates are
+    measured as the toolbox does (detrend, band-pass, FFT peak) on the *continuous* reconstruction,
+    stitched from half-overlapping windows, over consecutive `hr_window_s` windows (0: the whole
+    segment), so that window seams never enter the spectrum.
+    """
     if not recordings:
-        raise ValueError("evaluate_reconstruction: no recordings given")
+        raise ValueError("evaluate_reconstruction: no validation recordings")
     model.eval()
-    correlations, hr_original, hr_reconstructed = [], [], []
     counts = torch.zeros(model.codebook.num_codes, dtype=torch.int64)
-    for recording in recordings:
-        windows = torch.as_tensor(cut_windows(recording, config, hop=config.window), dtype=torch.float32)
-        output = model(windows)
-        counts += torch.bincount(output.quantized.indices.reshape(-1), minlength=counts.numel())
-        correlations.append(pearson_r(output.reconstruction, windows))
-        original = prepare_for_hr(windows.reshape(-1).numpy(), config.fs)
-        rebuilt = prepare_for_hr(output.reconstruction.reshape(-1).numpy(), config.fs)
-        hr_original.append(hr_fft(original, config.fs))
-        hr_reconstructed.append(hr_fft(rebuilt, config.fs))
+    results, examples, all_r = [], [], []
+    diff = label_form == "derivative"
+    for name, segments in recordings:
+        windows = np.concatenate([cut_windows(s, config, hop=config.window) for s in segments])
+        rebuilt, indices = _reconstruct_windows(model, windows)
+        counts += torch.bincount(indices.reshape(-1), minlength=counts.numel())
+        correlations = pearson_r(torch.as_tensor(rebuilt), torch.as_tensor(windows)).double()
+        all_r.append(correlations)
+        hr_original, hr_rebuilt = [], []
+        for segment in segments:
+            continuous = reconstruct_continuous(model, segment, config)
+            for part in _hr_windows(segment.size, config.fs, hr_window_s):
+                hr_original.append(hr_fft(prepare_for_hr(segment[part], config.fs, diff_normalized=diff), config.fs))
+                hr_rebuilt.append(hr_fft(prepare_for_hr(continuous[part], config.fs, diff_normalized=diff), config.fs))
+        results.append(RecordingResult(name, len(windows), float(correlations.mean()), hr_original, hr_rebuilt))
+        examples.append(Reconstructed(name, windows, rebuilt))
     usage = usage_from_counts(counts)
-    all_r = torch.cat(correlations)
-    return ReconstructionReport(
-        waveform_r=float(all_r.mean()),
-        hr=hr_metrics(hr_reconstructed, hr_original),
-        num_windows=int(all_r.numel()),
+    every_r = torch.cat(all_r)
+    report = ReconstructionReport(
+        waveform_r=float(every_r.mean()),
+        hr=hr_metrics(
+            [hr for r in results for hr in r.hr_reconstructed_bpm], [hr for r in results for hr in r.hr_original_bpm]
+        ),
+        num_windows=int(every_r.numel()),
         perplexity=usage.perplexity,
         dead_codes=usage.dead_codes,
+        recordings=results,
+        skipped=list(skipped or []),
     )
+    return report, examples
+
+
+def _reconstruct_windows(model: SignalAutoencoder, windows: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
+    device = next(model.parameters()).device
+    output = model(torch.as_tensor(windows, dtype=torch.float32, device=device))
+    return output.reconstruction.double().cpu().numpy(), output.quantized.indices.cpu()
+
+
+@torch.no_grad()
+def reconstruct_continuous(model: SignalAutoencoder, segment: np.ndarray, config: WindowConfig) -> np.ndarray:
+    """Reconstruct a whole ``(t)`` segment: half-overlapping windows are standardised, passed through
+    the model, given back their mean and scale, and cross-faded with a Hann taper."""
+    length = config.window
+    if segment.size < length:
+        raise ValueError(f"segment of {segment.size} samples is shorter than one window ({length})")
+    starts = sorted(set(range(0, segment.size - length + 1, length // 2)) | {segment.size - length})
+    windows = np.stack([segment[s : s + length] for s in starts])
+    mean = windows.mean(axis=1, keepdims=True)
+    scale = windows.std(axis=1, keepdims=True)
+    scale[scale == 0] = 1.0
+    rebuilt, _ = _reconstruct_windows(model, (windows - mean) / scale)
+    taper = scipy.signal.windows.hann(length + 2)[1:-1]
+    total, weight = np.zeros(segment.size), np.zeros(segment.size)
+    for start, window in zip(starts, rebuilt * scale + mean):
+        total[start : start + length] += taper * window
+        weight[start : start + length] += taper
+    return total / weight
+
+
+def _hr_windows(length: int, fs: float, seconds: float) -> list[slice]:
+    """Consecutive windows of `seconds` (the last one absorbs the remainder); one if 0 or too short."""
+    size = int(round(seconds * fs))
+    if size <= 0 or length < 2 * size:
+        return [slice(0, length)]
+    edges = list(range(0, length - size + 1, size))
+    return [slice(a, b) for a, b in zip(edges, edges[1:] + [length])]
+
+
+def format_report(report: ReconstructionReport) -> str:
+    hr = report.hr
+    lines = [
+        f"held-out reconstruction over {len(report.recordings)} recordings / {report.num_windows} windows "
+        f"(HR from {hr.n} HR windows):",
+        f"  waveform Pearson r       {report.waveform_r:.4f}",
+        f"  HR MAE / RMSE / SD (bpm) {hr.mae:.3f} / {hr.rmse:.3f} / {hr.sd:.3f}",
+        f"  HR Pearson r             {hr.pearson:.4f}",
+        f"  codebook perplexity      {report.perplexity:.1f}, dead codes {report.dead_codes}",
+    ]
+    if report.skipped:
+        lines.append(f"  skipped recordings       {len(report.skipped)} (see the JSON report)")
+    return "\n".join(lines)
+
+
+def plot_reconstructions(examples: list[Reconstructed], config: WindowConfig, path: Path, *, rows: int = 4) -> None:
+    """A few windows (reconstruction over original) and their spectra, one row per recording."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    chosen = examples[:: max(1, len(examples) // rows)][:rows]
+    figure, axes = plt.subplots(len(chosen), 2, figsize=(12, 2.6 * len(chosen)), squeeze=False)
+    t = np.arange(config.window) / config.fs
+    for (wave_ax, spectrum_ax), example in zip(axes, chosen):
+        index = len(example.original) // 2
+        original, rebuilt = example.original[index], example.reconstruction[index]
+        wave_ax.plot(t, original, label="original", color="black", linewidth=1.2)
+        wave_ax.plot(t, rebuilt, label="reconstruction", color="tab:red", linewidth=1.0, linestyle="--")
+        wave_ax.set_title(example.name, fontsize=9)
+        wave_ax.set_xlabel("s")
+        freqs = np.fft.rfftfreq(1024, 1 / config.fs)
+        for signal, style in ((original, dict(color="black")), (rebuilt, dict(color="tab:red", linestyle="--"))):
+            spectrum_ax.plot(freqs * 60, np.abs(np.fft.rfft(signal - signal.mean(), 1024)) ** 2, **style)
+        spectrum_ax.set_xlim(0, 480)
+        spectrum_ax.set_xlabel("bpm")
+        spectrum_ax.set_yticks([])
+    axes[0, 0].legend(loc="upper right", fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

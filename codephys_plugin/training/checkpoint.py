@@ -1,0 +1,40 @@
+"""Resumable training state, written atomically and read back without unpickling arbitrary objects."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    """Write `state` (tensors, numbers, strings, nested dicts and lists only) to `path` atomically."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save(state, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True``: a tampered file cannot run code."""
+    source = Path(path)
+    if not source.is_file():
+        raise ValueError(f"{source}: no such checkpoint")
+    try:
+        state = torch.load(source, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for truncated or foreign files
+        raise ValueError(f"{source}: not a readable checkpoint ({error})") from None
+    if not isinstance(state, dict) or "epoch" not in state or "model" not in state:
+        raise ValueError(f"{source}: not a codephys training checkpoint")
+    return state
