@@ -1,0 +1,124 @@
+"""codephys-pretrain on files: skip-bad accounting, errors, resume, and torchrun."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from codephys_plugin.autoencoder import AutoencoderConfig, SignalAutoencoder
+from codephys_plugin.bundle import load_bundle
+from codephys_plugin.encoder import SignalCoderConfig
+from codephys_plugin.pretrain import main
+from codephys_plugin.query import CodebookConfig
+from codephys_plugin.training.stage1 import Stage1TrainingConfig, train_stage1
+from tests.helpers import ppg_files
+
+SMALL_MODEL = ["--num-codes", "8", "--dim", "8", "--epochs", "2", "--no-progress"]
+
+
+def physiokit_like_folder(folder: Path, count: int = 4) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        ppg_files.write_csv(folder / f"P{i}.csv", 60.0 + 10 * i)
+    return folder
+
+
+def test_skip_bad_skips_with_a_warning_and_counts_in_the_report(tmp_path, capsys):
+    data = physiokit_like_folder(tmp_path / "data")
+    ppg_files.write_csv(data / "broken.csv", 70.0, nan_at=100)
+    args = [str(data), "--column", "PPG Finger", "--time-column", "arduino_ts", *SMALL_MODEL, "--out", str(tmp_path / "b")]
+    assert main(args) == 2
+    assert "broken.csv" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="broken.csv"):
+        assert main([*args, "--skip-bad"]) == 0
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert len(report["skipped"]) == 1 and "NaN" in report["skipped"][0]
+    assert "skipped recordings       1" in capsys.readouterr().out
+
+
+def test_split_is_by_recording_and_needs_two(tmp_path, capsys):
+    data = physiokit_like_folder(tmp_path / "data", count=5)
+    assert main([str(data), "--column", "PPG Finger", "--time-column", "arduino_ts", *SMALL_MODEL,
+                 "--out", str(tmp_path / "b")]) == 0
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert [r["name"] for r in report["recordings"]] == ["P2.csv[PPG Finger]"]
+    single = physiokit_like_folder(tmp_path / "one", count=1)
+    assert main([str(single), "--column", "PPG Finger", "--time-column", "arduino_ts", *SMALL_MODEL,
+                 "--out", str(tmp_path / "c")]) == 2
+    assert "at least two recordings" in capsys.readouterr().err
+
+
+def _windows():
+    t = torch.arange(64) / 30.0
+    return torch.sin(2 * torch.pi * (1 + torch.rand(40, 1, generator=torch.Generator().manual_seed(0))) * t)
+
+
+def _fresh_model():
+    torch.manual_seed(0)
+    return SignalAutoencoder(AutoencoderConfig(coder=SignalCoderConfig(dim=8),
+                                               codebook=CodebookConfig(num_codes=8, dim=8, update="ema",
+                                                                       kmeans_init=True, dead_code_steps=3)))
+
+
+class _Interrupt(Exception):
+    """Stands in for a run killed after an epoch's checkpoint was written."""
+
+
+def _stop_after(summary, epoch):
+    if summary.epoch == epoch:
+        raise _Interrupt
+
+
+def test_resumed_training_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path):
+    windows = _windows()
+    straight = _fresh_model()
+    train_stage1(straight, windows, Stage1TrainingConfig(epochs=3, batch_size=8))
+
+    checkpoint = tmp_path / "ckpt.pt"
+    interrupted = _fresh_model()
+    with pytest.raises(_Interrupt):
+        train_stage1(interrupted, windows, Stage1TrainingConfig(epochs=3, batch_size=8, checkpoint=checkpoint),
+                     on_epoch=lambda s: _stop_after(s, 1))
+    torch.manual_seed(12345)  # a resumed process starts with unrelated random state
+    resumed = _fresh_model()
+    history = train_stage1(resumed, windows, Stage1TrainingConfig(epochs=3, batch_size=8, checkpoint=checkpoint),
+                           resume_from=checkpoint)
+    assert [h.epoch for h in history] == [1, 2, 3]
+    for key, value in straight.state_dict().items():
+        assert torch.equal(resumed.state_dict()[key], value), key
+
+
+def test_resume_refuses_a_checkpoint_from_other_settings(tmp_path):
+    checkpoint = tmp_path / "ckpt.pt"
+    train_stage1(_fresh_model(), _windows(), Stage1TrainingConfig(epochs=1, batch_size=8, checkpoint=checkpoint))
+    with pytest.raises(ValueError, match="training settings"):
+        train_stage1(_fresh_model(), _windows(), Stage1TrainingConfig(epochs=1, batch_size=4), resume_from=checkpoint)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="junk.pt"):
+        train_stage1(_fresh_model(), _windows(), Stage1TrainingConfig(epochs=1), resume_from=tmp_path / "junk.pt")
+
+
+DDP_HELPER = Path(__file__).parent / "helpers" / "ddp_stage1.py"
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None and not (Path(sys.executable).parent / "torchrun").exists(),
+                    reason="torchrun not installed")
+def test_torchrun_two_cpu_processes_keep_identical_codebooks(tmp_path):
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    completed = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node=2", str(DDP_HELPER), str(tmp_path)],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    states = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    for key in states[0]:
+        assert torch.equal(states[0][key], states[1][key]), f"{key} differs between ranks"
+    assert bool(states[0]["codebook.initialized"])
+    assert load_bundle(tmp_path / "bundle.safetensors").config.num_codes == 8, "the CLI under torchrun wrote no bundle"
+    assert "2 process(es)" in completed.stdout
