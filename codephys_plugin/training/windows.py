@@ -20,7 +20,7 @@ class WindowConfig:
 
     fs: float = 30.0
     window: int = 160
-    hop: int = 80
+    hop: int = 40
     band_hz: tuple[float, float] = (0.5, 8.0)
 
     def __post_init__(self) -> None:
