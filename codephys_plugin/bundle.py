@@ -20,6 +20,7 @@ import safetensors
 import safetensors.torch
 import torch
 
+from codephys_plugin._atomic import write_atomically
 from codephys_plugin._version import __version__
 from codephys_plugin.autoencoder import AutoencoderConfig, SignalAutoencoder
 from codephys_plugin.encoder.signal_encoder import SignalCoderConfig
@@ -114,7 +115,8 @@ def save_bundle(path: str | os.PathLike, model: SignalAutoencoder, config: Bundl
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     metadata = {"codephys_config": config.to_json()}
     if target.suffix == ".safetensors":
-        _atomic_write_bytes(target, safetensors.torch.save(tensors, metadata=metadata))
+        payload = safetensors.torch.save(tensors, metadata=metadata)
+        write_atomically(target, lambda stream: stream.write(payload))
     else:
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         safetensors.torch.save_file(tensors, staging / WEIGHTS_FILE, metadata=metadata)
@@ -171,19 +173,6 @@ def _load_state(model: SignalAutoencoder, tensors: dict[str, torch.Tensor], sour
     if non_finite:
         raise BundleError(f"{source}: tensors contain NaN or Inf: {non_finite}")
     model.load_state_dict(tensors, strict=True)
-
-
-def _atomic_write_bytes(target: Path, payload: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _replace_directory(staging: Path, target: Path) -> None:

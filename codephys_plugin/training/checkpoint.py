@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from codephys_plugin._atomic import write_atomically
+
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """Write `state` (tensors, numbers, strings, nested dicts and lists only) to `path` atomically."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(state, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(Path(path), lambda stream: torch.save(state, stream))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
