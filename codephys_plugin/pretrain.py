@@ -2,7 +2,7 @@
 
     codephys-pretrain data/UBFC/ --out ubfc_codebook/
     codephys-pretrain 'physiokit/P1[12]_*.csv' --column 'PPG Finger' --time-column arduino_ts \\
-        --val 'physiokit/P22_*.csv' 'physiokit/*.csv@PPG Ear' --out physiokit.safetensors
+        --val 'physiokit/P22_*.csv' 'physiokit/P[12][12]_*.csv@PPG Ear' --out physiokit.safetensors
 
 With no input it trains on the embedded synthetic PPG. Under ``torchrun --nproc_per_node=K`` it
 trains with DistributedDataParallel; the codebook stays identical on every rank.
