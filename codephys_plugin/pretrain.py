@@ -29,7 +29,7 @@ from codephys_plugin.data.synthetic_ppg import SyntheticPPGConfig, synthesize_re
 from codephys_plugin.encoder.signal_encoder import SignalCoderConfig
 from codephys_plugin.query.codebook import CodebookConfig
 from codephys_plugin.training.distributed import DistributedContext, init_from_environment, shutdown
-from codephys_plugin.training.prepare import PreparedRecording, prepare_recording
+from codephys_plugin.training.prepare import PreparedRecording, prepare_recording, to_label_form
 from codephys_plugin.training.reconstruction_report import evaluate_reconstruction, format_report, plot_reconstructions
 from codephys_plugin.training.stage1 import EpochSummary, Stage1TrainingConfig, train_stage1
 from codephys_plugin.training.windows import WindowConfig, filter_recording
@@ -154,9 +154,7 @@ def synthetic_data(args: argparse.Namespace, config: WindowConfig) -> PreparedDa
     recordings = synthesize_recordings(args.train_recordings + args.val_recordings, synthetic, seed=args.seed)
     prepared = []
     for i, recording in enumerate(recordings):
-        segment = filter_recording(recording.signal, config, f"synthetic recording {i}")
-        if args.label_form == "derivative":
-            segment = np.append(np.diff(segment), 0.0)
+        segment = to_label_form(filter_recording(recording.signal, config, f"synthetic recording {i}"), args.label_form)
         prepared.append(PreparedRecording(f"synthetic_{i:03d}", f"synthetic_{i:03d}", [segment], 0))
     return PreparedData(prepared[: args.train_recordings], prepared[args.train_recordings :], [])
 

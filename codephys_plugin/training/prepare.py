@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,6 +26,12 @@ class PreparedRecording:
         return np.concatenate([cut_windows(segment, config, hop=hop) for segment in self.segments])
 
 
+def to_label_form(waveform: np.ndarray, label_form: SignalForm) -> np.ndarray:
+    """The waveform itself, or its first differences padded to the same length (as the toolbox's
+    DiffNormalized labels are)."""
+    return np.append(np.diff(waveform), 0.0) if label_form == "derivative" else waveform
+
+
 def prepare_recording(recording: Recording, config: WindowConfig, label_form: SignalForm) -> PreparedRecording:
     """Check, integrate derivative labels, resample on timestamps, filter, and convert to `label_form`.
 
@@ -36,7 +42,7 @@ def prepare_recording(recording: Recording, config: WindowConfig, label_form: Si
     values = np.asarray(recording.values, dtype=np.float64)
     check_values(recording.name, values, timestamps_of(recording))
     waveform = np.cumsum(values) if recording.form == "derivative" else values
-    resampled = resample_recording(_with_values(recording, waveform), config.fs)
+    resampled = resample_recording(replace(recording, values=waveform, form="waveform"), config.fs)
     usable = [segment for segment in resampled if segment.size >= config.window]
     if not usable:
         longest = max((s.size for s in resampled), default=0) / config.fs
@@ -45,19 +51,5 @@ def prepare_recording(recording: Recording, config: WindowConfig, label_form: Si
             f"shorter than one window: longest gap-free stretch is {longest:.1f} s, a window needs "
             f"{config.window / config.fs:.1f} s",
         )
-    filtered = [filter_recording(segment, config, recording.name) for segment in usable]
-    if label_form == "derivative":
-        filtered = [np.append(np.diff(segment), 0.0) for segment in filtered]
+    filtered = [to_label_form(filter_recording(segment, config, recording.name), label_form) for segment in usable]
     return PreparedRecording(recording.name, recording.group or recording.name, filtered, len(resampled) - len(usable))
-
-
-def _with_values(recording: Recording, values: np.ndarray) -> Recording:
-    return Recording(
-        name=recording.name,
-        source=recording.source,
-        values=values,
-        timestamps_s=recording.timestamps_s,
-        fs=recording.fs,
-        form="waveform",
-        group=recording.group,
-    )
