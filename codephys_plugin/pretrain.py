@@ -115,7 +115,7 @@ def prepare_inputs(inputs: list[str], args: argparse.Namespace, config: WindowCo
     prepared = []
     for source in iter_sources(inputs, read_options(args)):
         try:
-            prepared.append(prepare_recording(source.read(), config, args.label_form))
+            prepared.append(prepare_recording(source(), config, args.label_form))
         except RecordingError as error:
             if not args.skip_bad:
                 raise

@@ -16,7 +16,7 @@ PHYSIOKIT_CSV = ReadOptions(csv=CsvOptions(column="PPG Finger", time_column="ard
 
 
 def read_all(inputs, options=ReadOptions()):
-    return [source.read() for source in iter_sources([str(i) for i in inputs], options)]
+    return [source() for source in iter_sources([str(i) for i in inputs], options)]
 
 
 def prepared_hr(recording, label_form="waveform"):

@@ -65,8 +65,7 @@ def resample_segment(times: np.ndarray, values: np.ndarray, target_fs: float) ->
     return np.interp(target_grid, native_grid, uniform)
 
 
-def resample_recording(recording: Recording, target_fs: float) -> list[np.ndarray]:
-    """The recording's gap-free stretches, each resampled to `target_fs`."""
-    times = timestamps_of(recording)
-    values = np.asarray(recording.values, dtype=np.float64)
+def resample_on_times(times: np.ndarray, values: np.ndarray, target_fs: float) -> list[np.ndarray]:
+    """The gap-free stretches of ``values`` sampled at checked ``times`` (see `timestamps_of`), each
+    resampled to `target_fs`."""
     return [resample_segment(times[part], values[part], target_fs) for part in split_at_gaps(times)]

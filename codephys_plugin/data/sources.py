@@ -33,12 +33,8 @@ class ReadOptions:
     """The toolbox's usual LABEL_TYPE is DiffNormalized; say "waveform" for Standardized/Raw caches."""
 
 
-@dataclass(frozen=True)
-class Source:
-    """One recording to be read: `read()` parses it (raising `RecordingError` on bad input)."""
-
-    name: str
-    read: Callable[[], Recording]
+Source = Callable[[], Recording]
+"""One recording to be read: calling it parses the file (raising `RecordingError` on bad input)."""
 
 
 def detect_format(path: Path) -> str | None:
@@ -101,14 +97,11 @@ def _wanted_in_folder(path: Path, forced: str) -> bool:
 def _sources_for(files: list[Path], options: ReadOptions) -> Iterator[Source]:
     chunks = [f for f in files if _format_of(f, options) == "toolbox"]
     for (_, video), video_chunks in group_label_chunks(chunks).items():
-        yield Source(
-            f"{video}_label*.npy",
-            lambda c=video_chunks, v=video: read_toolbox_video(v, c, fs=options.fs, form=options.toolbox_form),
-        )
+        yield lambda c=video_chunks, v=video: read_toolbox_video(v, c, fs=options.fs, form=options.toolbox_form)
     for path in files:
         kind = _format_of(path, options)
         if kind != "toolbox":
-            yield Source(str(path), lambda p=path, k=kind: _read_one(p, k, options))
+            yield lambda p=path, k=kind: _read_one(p, k, options)
 
 
 def _format_of(path: Path, options: ReadOptions) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from codephys_plugin.data.quality import check_values
 from codephys_plugin.data.recording import Recording, RecordingError, SignalForm
-from codephys_plugin.data.resample import resample_recording, timestamps_of
+from codephys_plugin.data.resample import resample_on_times, timestamps_of
 from codephys_plugin.training.windows import WindowConfig, cut_windows, filter_recording
 
 
@@ -40,9 +40,10 @@ def prepare_recording(recording: Recording, config: WindowConfig, label_form: Si
     differenced again at the model rate.
     """
     values = np.asarray(recording.values, dtype=np.float64)
-    check_values(recording.name, values, timestamps_of(recording))
+    times = timestamps_of(recording)
+    check_values(recording.name, values, times)
     waveform = np.cumsum(values) if recording.form == "derivative" else values
-    resampled = resample_recording(replace(recording, values=waveform, form="waveform"), config.fs)
+    resampled = resample_on_times(times, waveform, config.fs)
     usable = [segment for segment in resampled if segment.size >= config.window]
     if not usable:
         longest = max((s.size for s in resampled), default=0) / config.fs

@@ -120,6 +120,11 @@ def _progress(batches: list[torch.Tensor], config: Stage1TrainingConfig, context
     return tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False)
 
 
+def _settings(config: Stage1TrainingConfig) -> dict:
+    """The settings a checkpoint must share with the run that resumes it."""
+    return {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr, "seed": config.seed}
+
+
 def _snapshot(model, optimizer, schedule, order_rng, history, config) -> dict:
     return {
         "epoch": len(history),
@@ -129,13 +134,12 @@ def _snapshot(model, optimizer, schedule, order_rng, history, config) -> dict:
         "order_rng": order_rng.get_state(),
         "torch_rng": torch.get_rng_state(),
         "history": [asdict(summary) for summary in history],
-        "training": {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr, "seed": config.seed},
+        "training": _settings(config),
     }
 
 
 def _restore(state, model, optimizer, schedule, order_rng, config) -> list[EpochSummary]:
-    saved = state.get("training", {})
-    current = {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr, "seed": config.seed}
+    saved, current = state.get("training", {}), _settings(config)
     if saved != current:
         raise ValueError(f"checkpoint was written with training settings {saved}, not {current}")
     model.load_state_dict(state["model"], strict=True)
