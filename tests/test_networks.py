@@ -10,9 +10,11 @@ from typing import Callable
 import numpy as np
 import pytest
 import torch
+from einops import rearrange
 from torch import nn
 
-from codephys_plugin.adapters.networks import DeepPhys, EfficientPhys, PhysNet
+from codephys_plugin.adapters.networks import DeepPhys, EfficientPhys, PhysNet, SSPD, SSPDL3
+from codephys_plugin.adapters.networks.physformer import PhysFormer, physformer_frames, physformer_tokens
 from tests.helpers.listings import read_counts, read_listing
 from tests.helpers.seeded_weights import fill_seeded, seeded_input
 
@@ -30,6 +32,9 @@ LISTING_CASES = {
     "deepphys_72": ListingCase("deepphys_72", lambda: DeepPhys(img_size=72)),
     "efficientphys_72": ListingCase("efficientphys_72", lambda: EfficientPhys(frame_depth=10, img_size=72)),
     "physnet_128": ListingCase("physnet_128", lambda: PhysNet(frames=128)),
+    "physformer": ListingCase("physformer", lambda: PhysFormer()),
+    "sspd": ListingCase("sspd", SSPD),
+    "sspdl3": ListingCase("sspdl3_extra", SSPDL3, extra_listings=("sspd",)),
 }
 
 
@@ -86,12 +91,41 @@ def _physnet_run(model, x):
     }
 
 
+def _sspd_run(model, x):
+    features = model.forward_features(x)
+    return {
+        "output": model(x),
+        "tap_backbone_step4_0": features,
+        "tap_backbone_step4_1": model.pool_features(features),
+    }
+
+
+def _sspdl3_run(model, x):
+    (output1, output2, output3), rppg = model(x)
+    return {"output_0_0": output1, "output_0_1": output2, "output_0_2": output3, "output_1": rppg}
+
+
+def _physformer_run(model, x):
+    rppg, *scores = model(x, 2.0)
+    tokens, tap_scores = physformer_tokens(model, x, 2.0)
+    return {
+        "output_0": rppg,
+        **{f"output_{i}": score for i, score in enumerate(scores, start=1)},
+        "tap_transformer3_0": rearrange(tokens, "b c t h w -> b (t h w) c"),
+        "tap_transformer3_1": tap_scores[2],
+        "tap_upsample2": physformer_frames(model, tokens),
+    }
+
+
 GOLDEN_CASES = {
     "deepphys": GoldenCase(lambda: DeepPhys(img_size=36), (6, 6, 36, 36), _per_frame_run),
     "efficientphys": GoldenCase(
         lambda: EfficientPhys(img_size=36, frame_depth=4), (9, 3, 36, 36), _per_frame_run
     ),
     "physnet": GoldenCase(lambda: PhysNet(frames=8), (1, 3, 8, 32, 32), _physnet_run),
+    "physformer": GoldenCase(lambda: PhysFormer(image_size=(8, 128, 128)), (1, 3, 8, 128, 128), _physformer_run),
+    "sspd": GoldenCase(SSPD, (1, 3, 4, 128, 128), _sspd_run),
+    "sspdl3": GoldenCase(SSPDL3, (1, 3, 20, 128, 128), _sspdl3_run),
 }
 
 

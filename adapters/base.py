@@ -1,0 +1,38 @@
+"""The face every adapter shows the code-query stage: prepare frames, run the network headless, give features."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from codephys_plugin.adapters.feature_map import FeatureMap
+
+
+class Adapter(nn.Module):
+    """Wraps a network (ours or an instance of the public class) without copying or changing it.
+
+    Subclasses document `input_layout` (the network input, per clip), implement `prepare` (raw frames ->
+    that input), `forward` (input -> FeatureMap, never executing `head_modules`) and `rppg` (input -> the
+    network's own prediction with its head: the baseline the code query is compared with).
+    """
+
+    input_layout: str = ""
+    head_modules: tuple[str, ...] = ()
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def prepare(self, frames: torch.Tensor) -> torch.Tensor:
+        """'b (t+1) c h w' raw RGB frames (pixel units) -> the network input with t steps, `input_layout`."""
+        raise NotImplementedError
+
+    def forward(self, inputs: torch.Tensor) -> FeatureMap:
+        raise NotImplementedError
+
+    def rppg(self, inputs: torch.Tensor) -> torch.Tensor:
+        """'b t' the network's own rPPG (in its own label form, e.g. DiffNormalized for the toolbox nets)."""
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"input_layout='{self.input_layout}', head_modules={self.head_modules}"

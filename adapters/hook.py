@@ -1,0 +1,91 @@
+"""HookAdapter: features from any named module of any network, for models no dedicated adapter knows."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from codephys_plugin.adapters.base import Adapter
+from codephys_plugin.adapters.feature_map import FeatureMap
+from codephys_plugin.adapters.layouts import check_layout, is_spatial, to_feature_axes
+
+
+class _StopForward(Exception):
+    """Raised inside the hook to skip the rest of the network once the features are captured."""
+
+
+class HookAdapter(Adapter):
+    """Runs `model(inputs)` and takes the output of the submodule `layer` through a forward hook.
+
+    layout: the layer output's einops layout, one of "b c t h w", "b t c h w", "(b t) c h w", "b c t",
+    "b t c", "(b t) c", "b t", "(b t)"; "(b t)" layouts need `clip_length` (frames per clip).
+    output_index: which element to take when the layer returns a tuple.
+    stop: True (default) skips everything after `layer` by aborting the forward, so the head never runs;
+    False lets the forward finish and ignores its result (for models whose forward must complete).
+    prepare: optional raw-frames -> model-input recipe; without it `prepare` passes frames through.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layer: str,
+        layout: str = "b c t h w",
+        *,
+        clip_length: int | None = None,
+        output_index: int | None = None,
+        stop: bool = True,
+        prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
+        super().__init__(model)
+        modules = dict(model.named_modules())
+        if layer not in modules or not layer:
+            candidates = ", ".join(name for name in list(modules)[1:20])
+            raise ValueError(f"HookAdapter: {type(model).__name__} has no submodule {layer!r} (some that exist: {candidates})")
+        check_layout(layout, clip_length, "HookAdapter")
+        self.layer, self.layout, self.clip_length = layer, layout, clip_length
+        self.output_index, self.stop, self.recipe = output_index, stop, prepare
+        self.input_layout = "as the model takes it"
+        self._target = modules[layer]
+
+    def prepare(self, frames: torch.Tensor) -> torch.Tensor:
+        return frames if self.recipe is None else self.recipe(frames)
+
+    def rppg(self, inputs: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(
+            "HookAdapter reads one layer and does not know the model's output format; "
+            "wrap the model in SignalAdapter to get its rPPG"
+        )
+
+    def _select(self, output: object) -> torch.Tensor:
+        if self.output_index is not None:
+            output = output[self.output_index]
+        if not isinstance(output, torch.Tensor):
+            raise ValueError(
+                f"HookAdapter: layer {self.layer!r} returned {type(output).__name__}, not a tensor; "
+                "pass output_index to pick one element"
+            )
+        return output
+
+    def forward(self, inputs: torch.Tensor) -> FeatureMap:
+        captured: list[torch.Tensor] = []
+
+        def capture(_module: nn.Module, _args: object, output: object) -> None:
+            captured.append(self._select(output))
+            if self.stop:
+                raise _StopForward
+
+        handle = self._target.register_forward_hook(capture)
+        try:
+            self.model(inputs)
+        except _StopForward:
+            pass
+        finally:
+            handle.remove()
+        if not captured:
+            raise RuntimeError(f"HookAdapter: layer {self.layer!r} did not run during {type(self.model).__name__}.forward")
+        features = to_feature_axes(captured[0], self.layout, self.clip_length, f"output of {self.layer!r}")
+        if is_spatial(self.layout):
+            return FeatureMap.from_spatial(features, layer=self.layer)
+        return FeatureMap(temporal=features, spatial=None, time_stride=1, layer=self.layer)
