@@ -19,3 +19,4 @@ def test_benchmark_runs_and_reports_no_mismatches():
     for row in rows:
         assert row[-1] == "0", f"ours disagrees with cdist: {row}"
         assert row[-3].endswith("x") and float(row[-3][:-1]) > 0
+

@@ -59,7 +59,7 @@ CASES = (
 )
 
 
-def _load_class(public_dir: Path, source: str, class_name: str) -> type:
+def load_public_class(public_dir: Path, source: str, class_name: str) -> type:
     spec = importlib.util.spec_from_file_location(f"public_{Path(source).stem}", public_dir / source)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -91,7 +91,7 @@ def record(case: GoldenCase, model: torch.nn.Module) -> dict[str, np.ndarray]:
 def main(public_dir: str) -> None:
     FIXTURES.mkdir(parents=True, exist_ok=True)
     for case in CASES:
-        model = fill_seeded(_load_class(Path(public_dir), case.source, case.class_name)(**case.kwargs))
+        model = fill_seeded(load_public_class(Path(public_dir), case.source, case.class_name)(**case.kwargs))
         arrays = record(case, model)
         np.savez_compressed(FIXTURES / f"{case.name}.npz", **arrays)
         print(case.name, {k: v.shape for k, v in arrays.items()})
