@@ -1,7 +1,5 @@
 """The examples run end to end."""
 
-
-
 from examples.adapters_tour import main
 
 
