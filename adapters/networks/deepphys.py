@@ -66,38 +66,33 @@ def dense_head(net: nn.Module, features: torch.Tensor) -> torch.Tensor:
     return net.final_dense_2(net.dropout_4(hidden))
 
 
-class DeepPhys(RPPGNetwork):
-    """Two-branch 2-D conv attention network; one prediction per frame of a '(b t) 6 h w' batch.
-
-    Constructor arguments and their defaults are the toolbox's (the toolbox's configs use img_size=72).
-    """
+class GatedMotionNetwork(RPPGNetwork):
+    """What DeepPhys and EfficientPhys share: the motion convs, attention masks, pools, dropouts and dense head."""
 
     head_modules = HEAD_MODULES
 
     def __init__(
         self,
-        in_channels: int = 3,
-        nb_filters1: int = 32,
-        nb_filters2: int = 64,
-        kernel_size: int = 3,
-        dropout_rate1: float = 0.25,
-        dropout_rate2: float = 0.5,
-        pool_size: tuple[int, int] = (2, 2),
-        nb_dense: int = 128,
-        img_size: int = 36,
+        *,
+        name: str,
+        in_channels: int,
+        nb_filters1: int,
+        nb_filters2: int,
+        kernel_size: int,
+        dropout_rate1: float,
+        dropout_rate2: float,
+        pool_size: tuple[int, int],
+        nb_dense: int,
+        img_size: int,
     ) -> None:
         super().__init__()
         if img_size not in FLAT_WIDTH_BY_IMG_SIZE:
-            raise ValueError(f"DeepPhys img_size: expected one of {sorted(FLAT_WIDTH_BY_IMG_SIZE)}, got {img_size}")
+            raise ValueError(f"{name} img_size: expected one of {sorted(FLAT_WIDTH_BY_IMG_SIZE)}, got {img_size}")
         self.in_channels, self.img_size, self.num_features = in_channels, img_size, nb_filters2
         self.motion_conv1 = nn.Conv2d(in_channels, nb_filters1, kernel_size, padding=1)
         self.motion_conv2 = nn.Conv2d(nb_filters1, nb_filters1, kernel_size)
         self.motion_conv3 = nn.Conv2d(nb_filters1, nb_filters2, kernel_size, padding=1)
         self.motion_conv4 = nn.Conv2d(nb_filters2, nb_filters2, kernel_size)
-        self.apperance_conv1 = nn.Conv2d(in_channels, nb_filters1, kernel_size, padding=1)
-        self.apperance_conv2 = nn.Conv2d(nb_filters1, nb_filters1, kernel_size)
-        self.apperance_conv3 = nn.Conv2d(nb_filters1, nb_filters2, kernel_size, padding=1)
-        self.apperance_conv4 = nn.Conv2d(nb_filters2, nb_filters2, kernel_size)
         self.apperance_att_conv1 = nn.Conv2d(nb_filters1, 1, 1)
         self.attn_mask_1 = AttentionMask()
         self.apperance_att_conv2 = nn.Conv2d(nb_filters2, 1, 1)
@@ -112,9 +107,6 @@ class DeepPhys(RPPGNetwork):
         self.final_dense_1 = nn.Linear(FLAT_WIDTH_BY_IMG_SIZE[img_size], nb_dense)
         self.final_dense_2 = nn.Linear(nb_dense, 1)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return deepphys_features(self, x)
-
     def run_head(self, features: torch.Tensor) -> torch.Tensor:
         return dense_head(self, features)
 
@@ -122,5 +114,38 @@ class DeepPhys(RPPGNetwork):
         return features.mean(dim=(2, 3))
 
     def forward(self, inputs: torch.Tensor, params: object = None) -> torch.Tensor:
-        """'(b t) 6 h w' -> '(b t) 1' (`params` is accepted and ignored, as in the toolbox)."""
+        """'(n) c h w' -> '(n) 1' per frame (`params` is accepted and ignored, as in the toolbox)."""
         return self.forward_head(self.forward_features(inputs))
+
+
+class DeepPhys(GatedMotionNetwork):
+    """Two-branch 2-D conv attention network; one prediction per frame of a '(b t) 6 h w' batch.
+
+    Constructor arguments and their defaults are the toolbox's (the toolbox's configs use img_size=72).
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        nb_filters1: int = 32,
+        nb_filters2: int = 64,
+        kernel_size: int = 3,
+        dropout_rate1: float = 0.25,
+        dropout_rate2: float = 0.5,
+        pool_size: tuple[int, int] = (2, 2),
+        nb_dense: int = 128,
+        img_size: int = 36,
+    ) -> None:
+        super().__init__(
+            name="DeepPhys", in_channels=in_channels, nb_filters1=nb_filters1, nb_filters2=nb_filters2,
+            kernel_size=kernel_size, dropout_rate1=dropout_rate1, dropout_rate2=dropout_rate2,
+            pool_size=pool_size, nb_dense=nb_dense, img_size=img_size,
+        )
+        self.apperance_conv1 = nn.Conv2d(in_channels, nb_filters1, kernel_size, padding=1)
+        self.apperance_conv2 = nn.Conv2d(nb_filters1, nb_filters1, kernel_size)
+        self.apperance_conv3 = nn.Conv2d(nb_filters1, nb_filters2, kernel_size, padding=1)
+        self.apperance_conv4 = nn.Conv2d(nb_filters2, nb_filters2, kernel_size)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """'(b t) 6 h w' -> '(b t) c h' w'' at `dropout_3`."""
+        return deepphys_features(self, x)

@@ -11,15 +11,7 @@ import torch
 from torch import nn
 
 from codephys_plugin._checks import check_tensor
-from codephys_plugin.adapters.networks._face import RPPGNetwork
-from codephys_plugin.adapters.networks.deepphys import (
-    FLAT_WIDTH_BY_IMG_SIZE,
-    HEAD_MODULES,
-    AttentionMask,
-    dense_head,
-    gate,
-    img_size_of,
-)
+from codephys_plugin.adapters.networks.deepphys import GatedMotionNetwork, gate, img_size_of
 
 
 class TemporalShift(nn.Module):
@@ -68,14 +60,12 @@ def efficientphys_features_from_diffs(net: nn.Module, diffs: torch.Tensor) -> to
     return net.dropout_3(net.avg_pooling_3(gated2))
 
 
-class EfficientPhys(RPPGNetwork):
+class EfficientPhys(GatedMotionNetwork):
     """Single-branch TSM network with self-attention masks; '(n+1) 3 h w' Standardized frames -> 'n 1'.
 
     Constructor arguments and defaults are the toolbox's (its configs use frame_depth=10, img_size=72);
     `channel` is stored and ignored, as there.
     """
-
-    head_modules = HEAD_MODULES
 
     def __init__(
         self,
@@ -91,44 +81,19 @@ class EfficientPhys(RPPGNetwork):
         img_size: int = 36,
         channel: str = "raw",
     ) -> None:
-        super().__init__()
-        if img_size not in FLAT_WIDTH_BY_IMG_SIZE:
-            raise ValueError(f"EfficientPhys img_size: expected one of {sorted(FLAT_WIDTH_BY_IMG_SIZE)}, got {img_size}")
-        self.in_channels, self.img_size, self.num_features, self.channel = in_channels, img_size, nb_filters2, channel
+        super().__init__(
+            name="EfficientPhys", in_channels=in_channels, nb_filters1=nb_filters1, nb_filters2=nb_filters2,
+            kernel_size=kernel_size, dropout_rate1=dropout_rate1, dropout_rate2=dropout_rate2,
+            pool_size=pool_size, nb_dense=nb_dense, img_size=img_size,
+        )
+        self.channel = channel
         self.TSM_1 = TemporalShift(frame_depth)
         self.TSM_2 = TemporalShift(frame_depth)
         self.TSM_3 = TemporalShift(frame_depth)
         self.TSM_4 = TemporalShift(frame_depth)
-        self.motion_conv1 = nn.Conv2d(in_channels, nb_filters1, kernel_size, padding=1)
-        self.motion_conv2 = nn.Conv2d(nb_filters1, nb_filters1, kernel_size)
-        self.motion_conv3 = nn.Conv2d(nb_filters1, nb_filters2, kernel_size, padding=1)
-        self.motion_conv4 = nn.Conv2d(nb_filters2, nb_filters2, kernel_size)
-        self.apperance_att_conv1 = nn.Conv2d(nb_filters1, 1, 1)
-        self.attn_mask_1 = AttentionMask()
-        self.apperance_att_conv2 = nn.Conv2d(nb_filters2, 1, 1)
-        self.attn_mask_2 = AttentionMask()
-        self.avg_pooling_1 = nn.AvgPool2d(pool_size)
-        self.avg_pooling_2 = nn.AvgPool2d(pool_size)
-        self.avg_pooling_3 = nn.AvgPool2d(pool_size)
-        self.dropout_1 = nn.Dropout(dropout_rate1)
-        self.dropout_2 = nn.Dropout(dropout_rate1)
-        self.dropout_3 = nn.Dropout(dropout_rate1)
-        self.dropout_4 = nn.Dropout(dropout_rate2)
-        self.final_dense_1 = nn.Linear(FLAT_WIDTH_BY_IMG_SIZE[img_size], nb_dense)
-        self.final_dense_2 = nn.Linear(nb_dense, 1)
         self.batch_norm = nn.BatchNorm2d(3)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """'(n+1) 3 h w' -> 'n c h' w'': differences over the flattened batch, as the toolbox takes them."""
         check_tensor(x, "EfficientPhys inputs", "n c h w", sizes={"c": 3})
         return efficientphys_features_from_diffs(self, torch.diff(x, dim=0))
-
-    def run_head(self, features: torch.Tensor) -> torch.Tensor:
-        return dense_head(self, features)
-
-    def pool_features(self, features: torch.Tensor) -> torch.Tensor:
-        return features.mean(dim=(2, 3))
-
-    def forward(self, inputs: torch.Tensor, params: object = None) -> torch.Tensor:
-        """'(n+1) 3 h w' -> 'n 1' (`params` is accepted and ignored, as in the toolbox)."""
-        return self.forward_head(self.forward_features(inputs))

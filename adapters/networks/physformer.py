@@ -13,8 +13,6 @@ built with 4×4×4 patches only runs on 128×128 frames, and T must be divisible
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -22,6 +20,7 @@ from torch import nn
 
 from codephys_plugin._checks import check_tensor
 from codephys_plugin.adapters.networks._face import RPPGNetwork
+from codephys_plugin.encoder.temporal_difference import TemporalDifferenceConv
 
 TOKEN_GRID = 4
 """Tokens form a 4×4 grid per time step; the public attention and feed-forward assume it."""
@@ -30,46 +29,6 @@ STEM_STRIDE = 8
 TIME_PATCH = 4
 """The head's two ×2 upsamplers restore T only from T/4 tokens."""
 HEAD_MODULES = ("ConvBlockLast",)
-
-
-class TemporalDifferenceConv(nn.Module):
-    """Conv3d minus `theta` times its temporal centre difference (the public `CDC_T`).
-
-    The subtracted term applies the summed weights of the first and last temporal taps to the centre
-    frame alone, so at theta=1 those taps see (neighbour − centre) differences: q and k respond to change
-    over time more than to appearance.
-    """
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int = 3,
-        stride: int = 1,
-        padding: int = 1,
-        dilation: int = 1,
-        groups: int = 1,
-        bias: bool = False,
-        theta: float = 0.6,
-    ) -> None:
-        super().__init__()
-        self.conv = nn.Conv3d(
-            in_channels, out_channels, kernel_size, stride=stride, padding=padding,
-            dilation=dilation, groups=groups, bias=bias,
-        )
-        self.theta = theta
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        plain = self.conv(x)
-        weight = self.conv.weight
-        if math.fabs(self.theta) < 1e-8 or weight.shape[2] == 1:
-            return plain
-        outer_taps = weight[:, :, [0, 2]].sum(dim=(2, 3, 4))
-        difference = F.conv3d(
-            x, outer_taps[:, :, None, None, None], bias=self.conv.bias, stride=self.conv.stride,
-            padding=0, dilation=self.conv.dilation, groups=self.conv.groups,
-        )
-        return plain - self.theta * difference
 
 
 def tokens_to_grid(tokens: torch.Tensor) -> torch.Tensor:
