@@ -1,0 +1,142 @@
+"""rPPG-Toolbox preprocessed caches as Stage II clips: ``<video>_input<k>.npy`` with ``<video>_label<k>.npy``.
+
+Reusing the toolbox's caches means training on exactly the face crops and labels its baselines saw.
+The toolbox writes every input chunk channels-last, ``(t h w c)`` (layout "NDHWC"); its DATA_FORMAT
+is applied only when its own loader reads a chunk, so "NDCHW" ``(t c h w)`` and "NCDHW"
+``(c t h w)`` are for caches saved after that transpose. C is 3 or 6 (one or two of the
+Raw / DiffNormalized / Standardized DATA_TYPEs). Labels are ``(t)``, usually DiffNormalized.
+Every chunk is checked when read, and a bad one is reported by file name.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from codephys_plugin.data.formats.toolbox_cache import LABEL_CHUNK
+
+INPUT_CHUNK = re.compile(r"^(?P<video>.+)_input(?P<chunk>\d+)\.npy$")
+
+Layout = Literal["NDHWC", "NDCHW", "NCDHW"]
+AXES: dict[str, str] = {"NDHWC": "t h w c", "NDCHW": "t c h w", "NCDHW": "c t h w"}
+"""Each layout's axes in einops notation."""
+CHANNELS = (3, 6)
+
+
+@dataclass(frozen=True)
+class ToolboxClip:
+    input_path: Path
+    label_path: Path
+    video: str
+    chunk: int
+
+
+def find_toolbox_clips(directory: str | Path) -> list[ToolboxClip]:
+    """Every input chunk in `directory` (not its subfolders) with its label, by video then chunk index.
+
+    Raises ``FileNotFoundError`` naming the file when a chunk has no partner, or when there are no chunks.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: not a directory (expected an rPPG-Toolbox cache folder)")
+    clips = []
+    for path in sorted(directory.iterdir()):
+        if (match := INPUT_CHUNK.match(path.name)) is not None:
+            label = path.with_name(f"{match['video']}_label{match['chunk']}.npy")
+            if not label.is_file():
+                raise FileNotFoundError(f"{path}: input chunk without its label chunk {label.name}")
+            clips.append(ToolboxClip(path, label, match["video"], int(match["chunk"])))
+        elif (match := LABEL_CHUNK.match(path.name)) is not None:
+            partner = path.with_name(f"{match['video']}_input{match['chunk']}.npy")
+            if not partner.is_file():
+                raise FileNotFoundError(f"{path}: label chunk without its input chunk {partner.name}")
+    if not clips:
+        raise FileNotFoundError(f"{directory}: no rPPG-Toolbox input chunks (<video>_input<k>.npy)")
+    return sorted(clips, key=lambda clip: (clip.video, clip.chunk))
+
+
+class ToolboxClipDataset(Dataset):
+    """``(inputs, label)`` per clip: inputs ``(t c h w)`` float32 whatever the cache's `layout`, label ``(t)``."""
+
+    def __init__(self, clips: Sequence[ToolboxClip], *, layout: Layout = "NDHWC") -> None:
+        if layout not in AXES:
+            raise ValueError(f"layout must be one of {sorted(AXES)}, got {layout!r}")
+        self.clips = tuple(clips)
+        for clip in self.clips:
+            if not isinstance(clip, ToolboxClip):
+                raise TypeError(f"clips must be ToolboxClip (see find_toolbox_clips), got {type(clip).__name__}")
+        self.layout = layout
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        clip = self.clips[operator.index(index)]
+        inputs = _read_inputs(clip.input_path, self.layout)
+        label = _read_label(clip.label_path, frames=inputs.shape[0], input_path=clip.input_path)
+        return torch.from_numpy(inputs), torch.from_numpy(label)
+
+
+def _read_inputs(path: Path, layout: str) -> np.ndarray:
+    """The chunk as ``(t c h w)`` float32."""
+    array = _load(path)
+    axes = AXES[layout]
+    if array.ndim != 4:
+        raise ValueError(f"{path}: expected a 4-D input chunk ({axes}) for layout {layout}, got shape {array.shape}")
+    if array.shape[axes.split().index("c")] not in CHANNELS:
+        fits = [name for name, other in AXES.items() if array.shape[other.split().index("c")] in CHANNELS]
+        hint = "".join(f"; looks like {name} ({AXES[name]}): pass layout={name!r}" for name in fits)
+        raise ValueError(
+            f"{path}: expected ({axes}) with c in {CHANNELS} for layout {layout}, got shape {array.shape}{hint}"
+        )
+    values = _finite_float32(array, path)
+    return np.ascontiguousarray(np.transpose(values, [axes.split().index(a) for a in "t c h w".split()]))
+
+
+def _read_label(path: Path, *, frames: int, input_path: Path) -> np.ndarray:
+    array = _load(path)
+    if array.ndim != 1:
+        raise ValueError(f"{path}: expected a 1-D label (t), got shape {array.shape}")
+    if array.size != frames:
+        raise ValueError(f"{path}: label has {array.size} samples but input {input_path.name} has {frames} frames")
+    return _finite_float32(array, path)
+
+
+def _load(path: Path) -> np.ndarray:
+    """A non-empty real-valued ``.npy`` array, never unpickled."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: chunk file not found")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise ValueError(f"{path}: holds pickled Python objects; refusing to unpickle") from None
+        raise ValueError(f"{path}: cannot read array ({error})") from None
+    except (OSError, EOFError) as error:
+        raise ValueError(f"{path}: cannot read array; truncated or not a numpy file ({error})") from None
+    if isinstance(loaded, np.lib.npyio.NpzFile):
+        loaded.close()
+        raise ValueError(f"{path}: is an .npz archive; expected a single .npy array")
+    if loaded.dtype.kind not in "iuf":
+        raise ValueError(f"{path}: expected real numbers, got dtype {loaded.dtype}")
+    if loaded.size == 0:
+        raise ValueError(f"{path}: empty array of shape {loaded.shape}")
+    return loaded
+
+
+def _finite_float32(array: np.ndarray, path: Path) -> np.ndarray:
+    """Cast to float32 and refuse NaN/Inf, including values too large for float32."""
+    with np.errstate(over="ignore"):
+        values = array.astype(np.float32)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{path}: {int(bad.sum())} non-finite value(s) (NaN or Inf), first at index {first}")
+    return values
