@@ -18,6 +18,13 @@ class Adapter(nn.Module):
 
     input_layout: str = ""
     head_modules: tuple[str, ...] = ()
+    has_spatial: bool = True
+    time_stride: int = 1
+
+    @property
+    def feature_channels(self) -> int:
+        """c of the FeatureMap, known before any forward so a head can be built around it."""
+        raise NotImplementedError
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()

@@ -42,7 +42,12 @@ class PhysFormerAdapter(Adapter):
         if level not in ("frames", "tokens"):
             raise ValueError(f"PhysFormerAdapter level: expected 'frames' or 'tokens', got {level!r}")
         self.level, self.gra_sharp = level, gra_sharp
+        self.time_stride = 4 if level == "tokens" else 1
         self.head_modules = ("ConvBlockLast",) if level == "frames" else ("upsample", "upsample2", "ConvBlockLast")
+
+    @property
+    def feature_channels(self) -> int:
+        return self.model.patch_embedding.out_channels // (1 if self.level == "tokens" else 2)
 
     def prepare(self, frames: torch.Tensor) -> torch.Tensor:
         return _channels_first(diff_normalized(frames))
@@ -64,6 +69,10 @@ class PhysNetAdapter(Adapter):
     input_layout = "b c t h w"
     head_modules = ("poolspa", "ConvBlock10")
 
+    @property
+    def feature_channels(self) -> int:
+        return self.model.upsample2[0].out_channels
+
     def prepare(self, frames: torch.Tensor) -> torch.Tensor:
         return _channels_first(diff_normalized(frames))
 
@@ -84,6 +93,10 @@ class SSPDAdapter(Adapter):
         self.head_modules = ("predictor",) + tuple(
             name for name in ("ts_block1", "ts_block2", "ts_block3") if hasattr(model, name)
         )
+
+    @property
+    def feature_channels(self) -> int:
+        return self.model.backbone_step4.Conv_Layer1.out_channels
 
     def prepare(self, frames: torch.Tensor) -> torch.Tensor:
         return _channels_first(bgr_residuals(frames))

@@ -16,6 +16,15 @@ class _StopForward(Exception):
     """Raised inside the hook to skip the rest of the network once the features are captured."""
 
 
+def _declared_channels(module: nn.Module) -> int | None:
+    """Output channels a layer states: its own `out_channels`/`num_features`, or its last child's."""
+    for candidate in [module, *reversed(list(module.modules()))]:
+        for attribute in ("out_channels", "num_features", "out_features"):
+            if isinstance(getattr(candidate, attribute, None), int):
+                return getattr(candidate, attribute)
+    return None
+
+
 class HookAdapter(Adapter):
     """Runs `model(inputs)` and takes the output of the submodule `layer` through a forward hook.
 
@@ -25,6 +34,7 @@ class HookAdapter(Adapter):
     stop: True (default) skips everything after `layer` by aborting the forward, so the head never runs;
     False lets the forward finish and ignores its result (for models whose forward must complete).
     prepare: optional raw-frames -> model-input recipe; without it `prepare` passes frames through.
+    channels: the layer's output channels, read off the layer (`out_channels`, `num_features`) when omitted.
     """
 
     def __init__(
@@ -37,6 +47,7 @@ class HookAdapter(Adapter):
         output_index: int | None = None,
         stop: bool = True,
         prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        channels: int | None = None,
     ) -> None:
         super().__init__(model)
         modules = dict(model.named_modules())
@@ -48,6 +59,17 @@ class HookAdapter(Adapter):
         self.output_index, self.stop, self.recipe = output_index, stop, prepare
         self.input_layout = "as the model takes it"
         self._target = modules[layer]
+        self.has_spatial = is_spatial(layout)
+        self._channels = channels if channels is not None else _declared_channels(self._target)
+
+    @property
+    def feature_channels(self) -> int:
+        if self._channels is None:
+            raise ValueError(
+                f"HookAdapter: cannot tell how many channels layer {self.layer!r} "
+                f"({type(self._target).__name__}) gives; pass channels=..."
+            )
+        return self._channels
 
     def prepare(self, frames: torch.Tensor) -> torch.Tensor:
         return frames if self.recipe is None else self.recipe(frames)

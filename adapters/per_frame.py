@@ -24,6 +24,10 @@ class PerFrameAdapter(Adapter):
     input_layout = "b t c h w"
     head_modules = HEAD_MODULES
 
+    @property
+    def feature_channels(self) -> int:
+        return self.model.motion_conv4.out_channels
+
     def per_frame_features(self, inputs: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 

@@ -39,6 +39,11 @@ class SignalAdapter(Adapter):
         check_layout(layout, clip_length, "SignalAdapter")
         self.layout, self.clip_length, self.output_index, self.recipe = layout, clip_length, output_index, prepare
         self.input_layout = "as the model takes it"
+        self.has_spatial = False
+
+    @property
+    def feature_channels(self) -> int:
+        return 1
 
     def prepare(self, frames: torch.Tensor) -> torch.Tensor:
         return frames if self.recipe is None else self.recipe(frames)
