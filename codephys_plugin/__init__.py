@@ -4,6 +4,7 @@ Data path: video → adapter → features → encoder → query → decoder → 
 """
 
 from codephys_plugin.autoencoder import AutoencoderConfig, SignalAutoencoder
+from codephys_plugin.code_query_head import Ablation, CodeQueryHead, CodeQueryOutput
 from codephys_plugin.decoder import SignalDecoder
 from codephys_plugin.encoder import PPGFeatureExtractor, SignalCoderConfig, SignalEncoder
 from codephys_plugin.query import Codebook, CodebookConfig, Quantized, nearest_code
@@ -11,6 +12,9 @@ from codephys_plugin.query import Codebook, CodebookConfig, Quantized, nearest_c
 from codephys_plugin._version import __version__
 
 __all__ = [
+    "Ablation",
+    "CodeQueryHead",
+    "CodeQueryOutput",
     "AutoencoderConfig",
     "Codebook",
     "CodebookConfig",

@@ -1,0 +1,284 @@
+"""CodeQueryHead: any adapted rPPG network gains CodePhys's code-query stage (Section III-B, Eqs. 7-16).
+
+    video features (adapter) -> 1×1 projection to D -> SAM (Eq. 7) -> E_vf (Eq. 8) ─┐
+                                                   └-> APB: pseudo-signal -> E_s' ──┴-> AdaIN + sum (Eqs. 9-10)
+    -> nearest code of the frozen Stage I codebook -> frozen decoder D_s -> rPPG (Eq. 11)
+
+The adapter's features have any width c, so a pointwise projection to the codebook's D comes first (in
+CodePhys E_v's last conv already gives D). The codebook and D_s are frozen and stay in eval mode; the
+bundle's E_s is kept frozen as the target encoder that gives the label's code indices (Q_gt).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from einops import rearrange, reduce
+from torch import Tensor, nn
+
+from codephys_plugin._checks import check_sampling_rate, check_tensor
+from codephys_plugin.adapters import Adapter, FeatureMap, adapter_for
+from codephys_plugin.autoencoder import SignalAutoencoder
+from codephys_plugin.bundle import Bundle, load_bundle
+from codephys_plugin.encoder.prior_branch import AuxiliaryPriorBranch, fuse
+from codephys_plugin.encoder.signal_encoder import TOKEN_STRIDE
+from codephys_plugin.encoder.video_encoder import VideoEncoder, VideoEncoderConfig
+from codephys_plugin.features.spatial_attention import SpatialAttention
+from codephys_plugin.heart_rate.estimate import hr_fft, prepare_for_hr
+from codephys_plugin.rppg.filters import detrend, integrate
+from codephys_plugin.losses.stage2 import (
+    CODE_WEIGHT,
+    PHYSIOLOGICAL_WEIGHT,
+    code_query_loss,
+    overall_loss,
+    physiological_loss,
+    soft_feature_distillation,
+)
+
+LabelForm = str  # "waveform" or "derivative", as in the bundle's config
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """The switches of the paper's Table V; all on is CodePhys.
+
+    code_query: off decodes the tokens directly (no quantisation, and no code-level losses).
+    prior_branch: off uses E_vf's tokens alone (no APB, no AdaIN).
+    feature_distillation: off drops E_ppg, L_distill and L_code'^ppg.
+    spatial_attention: off feeds the projected features to E_vf unweighted.
+    stage1: off replaces the bundle's weights by a random initialisation of the same shapes (still frozen).
+    """
+
+    code_query: bool = True
+    prior_branch: bool = True
+    feature_distillation: bool = True
+    spatial_attention: bool = True
+    stage1: bool = True
+
+
+@dataclass
+class CodeQueryOutput:
+    """rppg 'b t' (in the bundle's label form), indices 'b m', logits 'b m n', tokens and quantized 'b m d',
+    features (the adapter's FeatureMap), video_features 'b d t h w' or 'b d t' (F_v^sa), attention 'b h w'."""
+
+    rppg: Tensor
+    indices: Tensor
+    logits: Tensor
+    tokens: Tensor
+    quantized: Tensor
+    features: FeatureMap
+    video_features: Tensor
+    attention: Tensor | None
+
+
+class Stage2Loss(NamedTuple):
+    total: Tensor
+    physiological: Tensor
+    code: Tensor
+    code_ppg: Tensor
+    distill: Tensor
+
+
+class Prediction(NamedTuple):
+    """waveform 'b t' (band-passed pulse waveform at the bundle's rate) and heart rate per clip in bpm."""
+
+    waveform: np.ndarray
+    hr_bpm: np.ndarray
+
+
+def _zscore(signal: Tensor) -> Tensor:
+    var, mean = torch.var_mean(signal, dim=-1, correction=0, keepdim=True)
+    return (signal - mean) / (var + 1e-8).sqrt()
+
+
+@torch.no_grad()
+def to_label_form(ppg: Tensor, source: LabelForm, target: LabelForm) -> Tensor:
+    """'b t' labels from `source` to `target` form, z-scored per clip as Stage I's windows were.
+
+    Derivative (DiffNormalized) labels are integrated and detrended as the toolbox evaluates them
+    (cumulative sum, smoothness-priors detrend λ=100); waveforms are differenced with a trailing zero,
+    as the toolbox's DiffNormalized labels are. Labels carry no gradient.
+    """
+    for form in (source, target):
+        if form not in ("waveform", "derivative"):
+            raise ValueError(f"label form: expected 'waveform' or 'derivative', got {form!r}")
+    if source == "derivative" and target == "waveform":
+        waveform = detrend(integrate(ppg.detach().double().cpu().numpy()))
+        ppg = torch.as_tensor(waveform, dtype=ppg.dtype, device=ppg.device)
+    elif source == "waveform" and target == "derivative":
+        ppg = torch.nn.functional.pad(torch.diff(ppg, dim=-1), (0, 1))
+    return _zscore(ppg)
+
+
+class CodeQueryHead(nn.Module):
+    """`CodeQueryHead(backbone, codebook=bundle)`: backbone features -> query tokens -> codes -> rPPG.
+
+    backbone: a network `adapter_for` knows, or an `Adapter` (HookAdapter, SignalAdapter, ...).
+    codebook: a Stage I bundle (`Bundle` or a path to one).
+    freeze_backbone: keep the backbone's weights fixed (and in eval mode) instead of fine-tuning them.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        *,
+        codebook: Bundle | str | Path,
+        ablation: Ablation = Ablation(),
+        freeze_backbone: bool = False,
+    ) -> None:
+        super().__init__()
+        bundle = codebook if isinstance(codebook, Bundle) else load_bundle(codebook)
+        self.config, self.ablation, self.freeze_backbone = bundle.config, ablation, freeze_backbone
+        self.adapter: Adapter = adapter_for(backbone)
+        prior = bundle.model if ablation.stage1 else SignalAutoencoder(bundle.config.autoencoder)
+        dim = prior.config.coder.dim
+        channels, spatial = self.adapter.feature_channels, self.adapter.has_spatial
+        reduction = self._time_reduction()
+        self.project = (nn.Conv3d if spatial else nn.Conv1d)(channels, dim, kernel_size=1)
+        self.attention = SpatialAttention(dim) if spatial and ablation.spatial_attention else None
+        self.video_encoder = VideoEncoder(VideoEncoderConfig(channels=dim, dim=dim, time_reduction=reduction))
+        self.prior_branch = (
+            AuxiliaryPriorBranch(dim, prior.encoder, time_reduction=reduction) if ablation.prior_branch else None
+        )
+        self.ppg_features = copy.deepcopy(prior.encoder.features) if ablation.feature_distillation else None
+        self.codebook = copy.deepcopy(prior.codebook).freeze().requires_grad_(False)
+        self.decoder = copy.deepcopy(prior.decoder).requires_grad_(False)
+        self.target_encoder = copy.deepcopy(prior.encoder).requires_grad_(False)
+        if freeze_backbone:
+            self.adapter.requires_grad_(False)
+        self.train()
+
+    def _time_reduction(self) -> int:
+        stride = self.adapter.time_stride
+        if TOKEN_STRIDE % stride:
+            raise ValueError(f"CodeQueryHead: features every {stride} frames cannot give one token per {TOKEN_STRIDE}")
+        return TOKEN_STRIDE // stride
+
+    def train(self, mode: bool = True) -> CodeQueryHead:
+        """The frozen Stage I parts (and a frozen backbone) stay in eval mode whatever `mode` is."""
+        super().train(mode)
+        for frozen in (self.codebook, self.decoder, self.target_encoder):
+            frozen.eval()
+        if self.freeze_backbone:
+            self.adapter.eval()
+        return self
+
+    @property
+    def label_form(self) -> LabelForm:
+        return self.config.label_form
+
+    def encode(self, video_features: Tensor) -> Tensor:
+        """E_vf, then (with the APB) AdaIN towards and sum with the prior branch: 'b d t (h w)' -> 'b m d'."""
+        tokens = self.video_encoder(video_features)
+        if self.prior_branch is not None:
+            tokens = fuse(tokens, self.prior_branch(video_features)[0])
+        return rearrange(tokens, "b d m -> b m d")
+
+    def query(self, tokens: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(quantized 'b m d' with straight-through gradients, indices 'b m', logits 'b m n')."""
+        logits = self.codebook.logits(tokens)
+        if not self.ablation.code_query:
+            return tokens, logits.argmax(dim=-1), logits
+        quantized = self.codebook(tokens)
+        return quantized.quantized, quantized.indices, logits
+
+    def forward(self, inputs: Tensor) -> CodeQueryOutput:
+        """`inputs` in the adapter's `input_layout` (see `adapter.prepare`) -> CodeQueryOutput."""
+        features = self.adapter(inputs)
+        source = features.spatial if features.spatial is not None else features.temporal
+        video_features = self.project(source)
+        attention = None
+        if self.attention is not None:
+            video_features, attention = self.attention(video_features)
+        tokens = self.encode(video_features)
+        self._check_window(tokens.shape[1] * TOKEN_STRIDE)
+        quantized, indices, logits = self.query(tokens)
+        return CodeQueryOutput(
+            rppg=self.decoder(quantized),
+            indices=indices,
+            logits=logits,
+            tokens=tokens,
+            quantized=quantized,
+            features=features,
+            video_features=video_features,
+            attention=attention,
+        )
+
+    def _check_window(self, samples: int) -> None:
+        """The codes describe windows of the bundle's length; clips of another length would mis-scale them."""
+        if samples != self.config.window:
+            raise ValueError(
+                f"CodeQueryHead: the codebook bundle was learned on {self.config.window}-sample windows at "
+                f"{self.config.fs} Hz, but these clips give {samples} samples; use clips of {self.config.window} "
+                "frames or pretrain a bundle with a matching window"
+            )
+
+    def _check_label(self, output: CodeQueryOutput, ppg: Tensor, label_form: LabelForm | None) -> Tensor:
+        check_tensor(ppg, "ppg label", "b t", sizes={"b": output.rppg.shape[0], "t": output.rppg.shape[1]})
+        return to_label_form(ppg.float(), label_form or self.label_form, self.label_form)
+
+    def _ppg_branch(self, output: CodeQueryOutput, label: Tensor, target_indices: Tensor) -> tuple[Tensor, Tensor]:
+        """E_ppg's features as the SFD target (Eq. 12) and, through E_vf and the APB, L_code'^ppg (Eq. 15)."""
+        ppg_features = self.ppg_features(label)
+        stride = self.adapter.time_stride
+        if stride > 1:
+            ppg_features = reduce(ppg_features, "b d (t s) -> b d t", "mean", s=stride)
+        video = output.video_features
+        distill = soft_feature_distillation(video, ppg_features)
+        expanded = ppg_features[..., None, None].expand(-1, -1, -1, *video.shape[3:]) if video.dim() == 5 else ppg_features
+        ppg_tokens = self.encode(expanded)
+        ppg_quantized, _, ppg_logits = self.query(ppg_tokens)
+        return distill, code_query_loss(ppg_logits, target_indices, ppg_tokens, ppg_quantized)
+
+    def loss(
+        self,
+        output: CodeQueryOutput,
+        ppg: Tensor,
+        *,
+        label_form: LabelForm | None = None,
+        alpha: float = PHYSIOLOGICAL_WEIGHT,
+        beta: float = CODE_WEIGHT,
+    ) -> Stage2Loss:
+        """Eq. 16 for labels 'b t' (in `label_form`, by default the bundle's; converted if they differ)."""
+        label = self._check_label(output, ppg, label_form)
+        physiological = physiological_loss(output.rppg, label, self.config.fs)
+        zero = physiological.new_zeros(())
+        with torch.no_grad():
+            target_indices = self.codebook(self.target_encoder(label)).indices
+        code = (
+            code_query_loss(output.logits, target_indices, output.tokens, output.quantized)
+            if self.ablation.code_query
+            else zero
+        )
+        distill, code_ppg = zero, zero
+        if self.ppg_features is not None:
+            distill, code_ppg = self._ppg_branch(output, label, target_indices)
+            if not self.ablation.code_query:
+                code_ppg = zero
+        total = overall_loss(physiological, code, code_ppg, distill, alpha=alpha, beta=beta)
+        return Stage2Loss(total, physiological, code, code_ppg, distill)
+
+    @torch.no_grad()
+    def predict(self, frames: Tensor, fs: float) -> Prediction:
+        """'b (t+1) 3 h w' raw RGB frames at `fs` Hz -> the pulse waveform and each clip's HR (FFT, 0.6-3.3 Hz),
+        after the toolbox's post-processing (integration of derivative outputs, detrend, band-pass)."""
+        fs = check_sampling_rate(fs)
+        if abs(fs - self.config.fs) > 1e-6:
+            raise ValueError(
+                f"predict: frames at {fs} Hz, but the codebook was learned at {self.config.fs} Hz; "
+                "resample the video to the codebook's rate"
+            )
+        was_training = self.training
+        self.eval()
+        try:
+            rppg = self(self.adapter.prepare(frames)).rppg.double().cpu().numpy()
+        finally:
+            self.train(was_training)
+        derivative = self.label_form == "derivative"
+        waveforms = np.stack([prepare_for_hr(clip, fs, diff_normalized=derivative) for clip in rppg])
+        return Prediction(waveforms, np.array([hr_fft(clip, fs) for clip in waveforms]))

@@ -1,0 +1,169 @@
+"""CodeQueryHead on every adapter: forward/backward, frozen Stage I parts, ablations, labels, errors."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+from torch import nn
+
+from codephys_plugin.adapters import SSPD, DeepPhys, EfficientPhys, HookAdapter, PhysFormer, PhysNet, SignalAdapter
+from codephys_plugin.autoencoder import AutoencoderConfig, SignalAutoencoder
+from codephys_plugin.bundle import Bundle, BundleConfig
+from codephys_plugin.code_query_head import Ablation, CodeQueryHead, to_label_form
+from codephys_plugin.encoder import SignalCoderConfig
+from codephys_plugin.query import CodebookConfig
+from codephys_plugin.training.windows import WindowConfig
+
+STEPS = 20
+
+
+def small_bundle(dim: int = 8, codes: int = 16, window: int = STEPS, label_form: str = "waveform") -> Bundle:
+    autoencoder = AutoencoderConfig(coder=SignalCoderConfig(dim=dim), codebook=CodebookConfig(num_codes=codes, dim=dim))
+    config = BundleConfig(autoencoder=autoencoder, windows=WindowConfig(fs=30.0, window=window, hop=window // 2))
+    config = replace(config, label_form=label_form)
+    return Bundle(SignalAutoencoder(autoencoder).eval(), config)
+
+
+class TinyVideoNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv3d(3, 6, 3, padding=1), nn.Tanh())
+        self.head = nn.Conv3d(6, 1, 1)
+
+    def forward(self, x):
+        return self.head(self.body(x)).mean(dim=(1, 3, 4))
+
+
+def raw_frames(size: int, batch: int = 2) -> torch.Tensor:
+    return 100 + 50 * torch.rand(batch, STEPS + 1, 3, size, size)
+
+
+BACKBONES = {
+    "deepphys": (lambda: DeepPhys(img_size=72), lambda head: head.adapter.prepare(raw_frames(72))),
+    "efficientphys": (
+        lambda: EfficientPhys(img_size=72, frame_depth=10), lambda head: head.adapter.prepare(raw_frames(72))
+    ),
+    "physformer": (lambda: PhysFormer(image_size=(STEPS, 128, 128)), lambda head: head.adapter.prepare(raw_frames(128, 1))),
+    "physnet": (lambda: PhysNet(frames=STEPS), lambda head: head.adapter.prepare(raw_frames(32))),
+    "sspd": (SSPD, lambda head: head.adapter.prepare(raw_frames(128, 1))),
+    "hook": (lambda: HookAdapter(TinyVideoNet(), layer="body"), lambda head: torch.randn(2, 3, STEPS, 8, 8)),
+    "signal": (lambda: SignalAdapter(TinyVideoNet()), lambda head: torch.randn(2, 3, STEPS, 8, 8)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_every_adapter_runs_forward_and_backward(name):
+    build, inputs_for = BACKBONES[name]
+    head = CodeQueryHead(build(), codebook=small_bundle())
+    output = head(inputs_for(head))
+    batch = output.rppg.shape[0]
+    assert output.rppg.shape == (batch, STEPS)
+    assert output.indices.shape == (batch, STEPS // 4) and output.logits.shape == (batch, STEPS // 4, 16)
+    assert (output.attention is None) == (name == "signal")
+    losses = head.loss(output, torch.randn(batch, STEPS))
+    assert all(torch.isfinite(value) for value in losses)
+    losses.total.backward()
+    assert head.video_encoder.embed[0].time_mix.weight.grad is not None
+    backbone_grads = [p.grad for p in head.adapter.parameters() if p.requires_grad]
+    assert any(g is not None and g.abs().sum() > 0 for g in backbone_grads)
+
+
+def test_quantized_tokens_are_always_codebook_rows():
+    head = CodeQueryHead(PhysNet(frames=STEPS), codebook=small_bundle())
+    output = head(torch.randn(3, 3, STEPS, 32, 32))
+    torch.testing.assert_close(output.quantized, head.codebook.codes[output.indices])
+
+
+def test_a_training_step_changes_the_encoder_but_not_the_codebook_or_decoder():
+    head = CodeQueryHead(PhysNet(frames=STEPS), codebook=small_bundle())
+    frozen = {k: v.clone() for k, v in head.state_dict().items() if k.split(".")[0] in ("codebook", "decoder", "target_encoder")}
+    encoder_before = [p.clone() for p in head.video_encoder.parameters()]
+    optimizer = torch.optim.Adam([p for p in head.parameters() if p.requires_grad], lr=1e-2)
+    output = head(torch.randn(2, 3, STEPS, 32, 32))
+    head.loss(output, torch.randn(2, STEPS)).total.backward()
+    optimizer.step()
+    for key, value in frozen.items():
+        assert torch.equal(head.state_dict()[key], value), key
+    assert any(not torch.equal(a, b) for a, b in zip(encoder_before, head.video_encoder.parameters()))
+    assert not any(p.requires_grad for p in head.codebook.parameters())
+    assert not head.decoder.training and not head.codebook.training
+
+
+def test_ablation_switches_change_exactly_what_they_say():
+    bundle = small_bundle()
+    torch.manual_seed(0)
+    full = CodeQueryHead(PhysNet(frames=STEPS), codebook=bundle)
+    inputs, label = torch.randn(2, 3, STEPS, 32, 32), torch.randn(2, STEPS)
+
+    no_cqp = CodeQueryHead(PhysNet(frames=STEPS), codebook=bundle, ablation=Ablation(code_query=False))
+    output = no_cqp(inputs)
+    torch.testing.assert_close(output.quantized, output.tokens)
+    assert no_cqp.loss(output, label).code == 0
+
+    no_apb = CodeQueryHead(PhysNet(frames=STEPS), codebook=bundle, ablation=Ablation(prior_branch=False))
+    assert no_apb.prior_branch is None and full.prior_branch is not None
+
+    no_sfd = CodeQueryHead(PhysNet(frames=STEPS), codebook=bundle, ablation=Ablation(feature_distillation=False))
+    losses = no_sfd.loss(no_sfd(inputs), label)
+    assert no_sfd.ppg_features is None and losses.distill == 0 and losses.code_ppg == 0
+
+    no_sam = CodeQueryHead(PhysNet(frames=STEPS), codebook=bundle, ablation=Ablation(spatial_attention=False))
+    assert no_sam(inputs).attention is None and full(inputs).attention is not None
+
+    no_stage1 = CodeQueryHead(PhysNet(frames=STEPS), codebook=bundle, ablation=Ablation(stage1=False))
+    assert not torch.equal(no_stage1.codebook.codes, bundle.model.codebook.codes)
+    torch.testing.assert_close(full.codebook.codes, bundle.model.codebook.codes)
+
+
+def test_losses_are_finite_for_constant_labels():
+    head = CodeQueryHead(PhysNet(frames=STEPS), codebook=small_bundle())
+    output = head(torch.randn(2, 3, STEPS, 32, 32))
+    losses = head.loss(output, torch.full((2, STEPS), 3.0))
+    assert all(torch.isfinite(value) for value in losses)
+    losses.total.backward()
+
+
+def test_derivative_labels_are_converted_to_the_bundles_form():
+    time = torch.arange(160) / 30.0
+    wave = torch.sin(2 * torch.pi * 1.2 * time)[None]
+    derivative = torch.nn.functional.pad(torch.diff(wave), (0, 1))
+    recovered = to_label_form(derivative, "derivative", "waveform")
+    # DiffNormalized sample j is x[j+1] - x[j], so the integral at j is the waveform at j+1; the toolbox's
+    # detrend (λ=100) bends the clip's edges a little, hence not 1.0.
+    assert torch.corrcoef(torch.stack([recovered[0, :-1], wave[0, 1:]]))[0, 1] > 0.98
+    torch.testing.assert_close(to_label_form(wave, "waveform", "derivative"), to_label_form(derivative, "derivative", "derivative"))
+    with pytest.raises(ValueError, match="label form"):
+        to_label_form(wave, "diffnormalized", "waveform")
+
+
+def test_a_bundle_whose_window_does_not_fit_the_clips_is_named():
+    head = CodeQueryHead(PhysNet(frames=STEPS), codebook=small_bundle(window=24))
+    with pytest.raises(ValueError, match="learned on 24-sample windows.*20"):
+        head(torch.randn(1, 3, STEPS, 32, 32))
+
+
+def test_a_label_of_the_wrong_length_is_named():
+    head = CodeQueryHead(PhysNet(frames=STEPS), codebook=small_bundle())
+    output = head(torch.randn(1, 3, STEPS, 32, 32))
+    with pytest.raises(ValueError, match="ppg label.*t=20"):
+        head.loss(output, torch.randn(1, 24))
+
+
+def test_features_whose_length_is_not_a_multiple_of_four_are_refused():
+    head = CodeQueryHead(HookAdapter(TinyVideoNet(), layer="body"), codebook=small_bundle())
+    with pytest.raises(ValueError, match="divisible by time_reduction=4"):
+        head(torch.randn(1, 3, 18, 8, 8))
+
+
+def test_eval_needs_no_label_and_predict_gives_heart_rates():
+    head = CodeQueryHead(PhysNet(frames=64), codebook=small_bundle(window=64)).eval()
+    with torch.no_grad():
+        assert head(torch.randn(1, 3, 64, 32, 32)).rppg.shape == (1, 64)
+    frames = 100 + 50 * torch.rand(2, 65, 3, 32, 32)
+    prediction = head.predict(frames, fs=30.0)
+    assert prediction.waveform.shape == (2, 64) and prediction.hr_bpm.shape == (2,)
+    assert ((prediction.hr_bpm >= 36) & (prediction.hr_bpm <= 198)).all()
+    with pytest.raises(ValueError, match="resample the video"):
+        head.predict(frames, fs=25.0)
