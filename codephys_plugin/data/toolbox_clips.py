@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from codephys_plugin.data.formats.numpy_array import open_numpy
 from codephys_plugin.data.formats.toolbox_cache import LABEL_CHUNK
 
 INPUT_CHUNK = re.compile(r"^(?P<video>.+)_input(?P<chunk>\d+)\.npy$")
@@ -113,14 +114,7 @@ def _load(path: Path) -> np.ndarray:
     """A non-empty real-valued ``.npy`` array, never unpickled."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: chunk file not found")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise ValueError(f"{path}: holds pickled Python objects; refusing to unpickle") from None
-        raise ValueError(f"{path}: cannot read array ({error})") from None
-    except (OSError, EOFError) as error:
-        raise ValueError(f"{path}: cannot read array; truncated or not a numpy file ({error})") from None
+    loaded = open_numpy(path)
     if isinstance(loaded, np.lib.npyio.NpzFile):
         loaded.close()
         raise ValueError(f"{path}: is an .npz archive; expected a single .npy array")

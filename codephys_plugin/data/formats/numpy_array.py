@@ -9,14 +9,21 @@ import numpy as np
 from codephys_plugin.data.recording import Recording, RecordingError
 
 
-def load_array(path: Path, key: str | None = None) -> np.ndarray:
-    """Load a 1-D float array without unpickling (object arrays are refused)."""
+def open_numpy(path: Path) -> np.ndarray | np.lib.npyio.NpzFile:
+    """`np.load` without ever unpickling; a file it cannot read becomes a RecordingError naming it."""
     try:
-        loaded = np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False)
     except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise RecordingError(path, "cannot read array: it holds pickled Python objects; refusing to unpickle") from None
         raise RecordingError(path, f"cannot read array ({error})") from None
     except (OSError, EOFError) as error:
         raise RecordingError(path, f"cannot read array; truncated or not a numpy file ({error})") from None
+
+
+def load_array(path: Path, key: str | None = None) -> np.ndarray:
+    """Load a 1-D float array without unpickling (object arrays are refused)."""
+    loaded = open_numpy(path)
     if isinstance(loaded, np.lib.npyio.NpzFile):
         with loaded:
             names = list(loaded.files)
