@@ -7,12 +7,13 @@ DataParallel's `module.` or torch.compile's `_orig_mod.` prefixes, from `.pth`/`
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from codephys_plugin._state_dicts import compare_state_dicts, load_weights_only
 
 WRAPPER_KEYS = ("state_dict", "model_state_dict", "model")
 STRIPPED_PREFIXES = ("module.", "_orig_mod.")
@@ -25,21 +26,11 @@ class CheckpointError(ValueError):
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """The tensors of a checkpoint file, unwrapped and with wrapper prefixes stripped."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    if path.suffix == ".safetensors":
+    if path.suffix == ".safetensors" and path.is_file():
         from safetensors.torch import load_file
 
         return strip_prefixes(load_file(str(path)))
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise CheckpointError(
-            f"{path}: refused to unpickle (weights_only=True allows only tensors and plain containers): {error}"
-        ) from None
-    except (RuntimeError, EOFError) as error:
-        raise CheckpointError(f"{path}: not a readable torch checkpoint ({error})") from None
-    return strip_prefixes(unwrap_state_dict(loaded, str(path)))
+    return strip_prefixes(unwrap_state_dict(load_weights_only(path, CheckpointError), str(path)))
 
 
 def unwrap_state_dict(loaded: object, source: str) -> Mapping[str, torch.Tensor]:
@@ -67,16 +58,11 @@ def strip_prefixes(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]
 
 
 def _describe_mismatch(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> str | None:
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong_shape = [
-        f"{key}: checkpoint {tuple(state[key].shape)} vs model {tuple(expected[key].shape)}"
-        for key in sorted(set(expected) & set(state))
-        if state[key].shape != expected[key].shape
-    ]
-    if not (missing or unexpected or wrong_shape):
+    mismatch = compare_state_dicts(model.state_dict(), state)
+    if not mismatch:
         return None
+    missing, unexpected = mismatch.missing, mismatch.unexpected
+    wrong_shape = [f"{key}: checkpoint {given} vs model {expected}" for key, given, expected in mismatch.wrong_shape]
     lines = [f"{source} does not fit {type(model).__name__}:"]
     for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", wrong_shape)):
         if items:

@@ -21,6 +21,7 @@ import safetensors.torch
 import torch
 
 from codephys_plugin._atomic import write_atomically
+from codephys_plugin._state_dicts import compare_state_dicts
 from codephys_plugin._version import __version__
 from codephys_plugin.autoencoder import AutoencoderConfig, SignalAutoencoder
 from codephys_plugin.encoder.signal_encoder import SignalCoderConfig
@@ -161,12 +162,12 @@ def _check_directory_config(path: Path, config: BundleConfig) -> None:
 
 
 def _load_state(model: SignalAutoencoder, tensors: dict[str, torch.Tensor], source: Path) -> None:
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    if missing or unexpected:
-        raise BundleError(f"{source}: tensors do not match the config: missing {missing}, unexpected {unexpected}")
-    wrong = [f"{k} {tuple(tensors[k].shape)} != {tuple(v.shape)}" for k, v in expected.items() if tensors[k].shape != v.shape]
+    mismatch = compare_state_dicts(model.state_dict(), tensors)
+    if mismatch.missing or mismatch.unexpected:
+        raise BundleError(
+            f"{source}: tensors do not match the config: missing {mismatch.missing}, unexpected {mismatch.unexpected}"
+        )
+    wrong = [f"{key} {given} != {expected}" for key, given, expected in mismatch.wrong_shape]
     if wrong:
         raise BundleError(f"{source}: tensor shapes do not match the config: {wrong}")
     non_finite = [k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from codephys_plugin._atomic import write_atomically
+from codephys_plugin._state_dicts import load_weights_only
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
@@ -19,12 +20,7 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read a checkpoint with ``weights_only=True``: a tampered file cannot run code."""
     source = Path(path)
-    if not source.is_file():
-        raise ValueError(f"{source}: no such checkpoint")
-    try:
-        state = torch.load(source, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for truncated or foreign files
-        raise ValueError(f"{source}: not a readable checkpoint ({error})") from None
+    state = load_weights_only(source)
     if not isinstance(state, dict) or "epoch" not in state or "model" not in state:
         raise ValueError(f"{source}: not a codephys training checkpoint")
     return state
