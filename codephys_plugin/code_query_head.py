@@ -25,7 +25,7 @@ from codephys_plugin._checks import check_sampling_rate, check_tensor
 from codephys_plugin.adapters import Adapter, FeatureMap, adapter_for
 from codephys_plugin.autoencoder import SignalAutoencoder
 from codephys_plugin.bundle import Bundle, load_bundle
-from codephys_plugin.encoder.prior_branch import AuxiliaryPriorBranch, fuse
+from codephys_plugin.encoder.prior_branch import AuxiliaryPriorBranch, fuse, zscore
 from codephys_plugin.encoder.signal_encoder import TOKEN_STRIDE
 from codephys_plugin.encoder.video_encoder import VideoEncoder, VideoEncoderConfig
 from codephys_plugin.features.spatial_attention import SpatialAttention
@@ -91,11 +91,6 @@ class Prediction(NamedTuple):
     hr_bpm: np.ndarray
 
 
-def _zscore(signal: Tensor) -> Tensor:
-    var, mean = torch.var_mean(signal, dim=-1, correction=0, keepdim=True)
-    return (signal - mean) / (var + 1e-8).sqrt()
-
-
 @torch.no_grad()
 def to_label_form(ppg: Tensor, source: LabelForm, target: LabelForm) -> Tensor:
     """'b t' labels from `source` to `target` form, z-scored per clip as Stage I's windows were.
@@ -112,7 +107,7 @@ def to_label_form(ppg: Tensor, source: LabelForm, target: LabelForm) -> Tensor:
         ppg = torch.as_tensor(waveform, dtype=ppg.dtype, device=ppg.device)
     elif source == "waveform" and target == "derivative":
         ppg = torch.nn.functional.pad(torch.diff(ppg, dim=-1), (0, 1))
-    return _zscore(ppg)
+    return zscore(ppg)
 
 
 class CodeQueryHead(nn.Module):
@@ -222,18 +217,19 @@ class CodeQueryHead(nn.Module):
         check_tensor(ppg, "ppg label", "b t", sizes={"b": output.rppg.shape[0], "t": output.rppg.shape[1]})
         return to_label_form(ppg.float(), label_form or self.label_form, self.label_form)
 
-    def _ppg_branch(self, output: CodeQueryOutput, label: Tensor, target_indices: Tensor) -> tuple[Tensor, Tensor]:
-        """E_ppg's features as the SFD target (Eq. 12) and, through E_vf and the APB, L_code'^ppg (Eq. 15)."""
+    def _ppg_features(self, label: Tensor) -> Tensor:
+        """E_ppg's features 'b d t' at the adapter's time stride: the SFD target (Eq. 12)."""
         ppg_features = self.ppg_features(label)
         stride = self.adapter.time_stride
-        if stride > 1:
-            ppg_features = reduce(ppg_features, "b d (t s) -> b d t", "mean", s=stride)
-        video = output.video_features
-        distill = soft_feature_distillation(video, ppg_features)
-        expanded = ppg_features[..., None, None].expand(-1, -1, -1, *video.shape[3:]) if video.dim() == 5 else ppg_features
-        ppg_tokens = self.encode(expanded)
-        ppg_quantized, _, ppg_logits = self.query(ppg_tokens)
-        return distill, code_query_loss(ppg_logits, target_indices, ppg_tokens, ppg_quantized)
+        return reduce(ppg_features, "b d (t s) -> b d t", "mean", s=stride) if stride > 1 else ppg_features
+
+    def _ppg_code_loss(self, ppg_features: Tensor, video_features: Tensor, target_indices: Tensor) -> Tensor:
+        """L_code'^ppg (Eq. 15): E_ppg's features, spread over the video features' grid, through E_vf and the APB."""
+        if video_features.dim() == 5:
+            ppg_features = ppg_features[..., None, None].expand(-1, -1, -1, *video_features.shape[3:])
+        tokens = self.encode(ppg_features)
+        quantized, _, logits = self.query(tokens)
+        return code_query_loss(logits, target_indices, tokens, quantized)
 
     def loss(
         self,
@@ -244,22 +240,22 @@ class CodeQueryHead(nn.Module):
         alpha: float = PHYSIOLOGICAL_WEIGHT,
         beta: float = CODE_WEIGHT,
     ) -> Stage2Loss:
-        """Eq. 16 for labels 'b t' (in `label_form`, by default the bundle's; converted if they differ)."""
+        """Eq. 16 for labels 'b t' (in `label_form`, by default the bundle's; converted if they differ).
+
+        Without the code query there are no code-level terms; without SFD there is no E_ppg branch.
+        """
         label = self._check_label(output, ppg, label_form)
         physiological = physiological_loss(output.rppg, label, self.config.fs)
-        zero = physiological.new_zeros(())
-        with torch.no_grad():
-            target_indices = self.codebook(self.target_encoder(label)).indices
-        code = (
-            code_query_loss(output.logits, target_indices, output.tokens, output.quantized)
-            if self.ablation.code_query
-            else zero
-        )
-        distill, code_ppg = zero, zero
+        code = code_ppg = distill = physiological.new_zeros(())
+        if self.ablation.code_query:
+            with torch.no_grad():
+                target_indices = self.codebook(self.target_encoder(label)).indices
+            code = code_query_loss(output.logits, target_indices, output.tokens, output.quantized)
         if self.ppg_features is not None:
-            distill, code_ppg = self._ppg_branch(output, label, target_indices)
-            if not self.ablation.code_query:
-                code_ppg = zero
+            ppg_features = self._ppg_features(label)
+            distill = soft_feature_distillation(output.video_features, ppg_features)
+            if self.ablation.code_query:
+                code_ppg = self._ppg_code_loss(ppg_features, output.video_features, target_indices)
         total = overall_loss(physiological, code, code_ppg, distill, alpha=alpha, beta=beta)
         return Stage2Loss(total, physiological, code, code_ppg, distill)
 

@@ -74,8 +74,13 @@ class AuxiliaryPriorBranch(nn.Module):
         signal = self.project(features)
         if factor > 1:
             signal = F.interpolate(signal, scale_factor=factor, mode="linear", align_corners=False)
-        var, mean = torch.var_mean(signal[:, 0], dim=1, correction=0, keepdim=True)
-        return (signal[:, 0] - mean) / (var + ZSCORE_EPS).sqrt()
+        return zscore(signal[:, 0])
+
+
+def zscore(signal: Tensor) -> Tensor:
+    """'b t' signals z-scored per clip, the form E_s's Stage I windows had; a constant clip becomes zeros."""
+    var, mean = torch.var_mean(signal, dim=-1, correction=0, keepdim=True)
+    return (signal - mean) / (var + ZSCORE_EPS).sqrt()
 
 
 def fuse(encoder_tokens: Tensor, prior_tokens: Tensor) -> Tensor:
