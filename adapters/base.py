@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -43,3 +45,34 @@ class Adapter(nn.Module):
 
     def extra_repr(self) -> str:
         return f"input_layout='{self.input_layout}', head_modules={self.head_modules}"
+
+
+class CalledModelAdapter(Adapter):
+    """Base of the generic adapters, which only call the model: the user supplies the input recipe."""
+
+    input_layout = "as the model takes it"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        prepare: Callable[[torch.Tensor], torch.Tensor] | None,
+        output_index: int | None,
+    ) -> None:
+        super().__init__(model)
+        self.recipe, self.output_index = prepare, output_index
+
+    def prepare(self, frames: torch.Tensor) -> torch.Tensor:
+        """The recipe given at construction; without one, frames pass through unchanged."""
+        return frames if self.recipe is None else self.recipe(frames)
+
+    def select(self, output: object, source: str) -> torch.Tensor:
+        """`output[output_index]` (or `output` itself), which must be a tensor; `source` names it in errors."""
+        if self.output_index is not None:
+            output = output[self.output_index]
+        if not isinstance(output, torch.Tensor):
+            raise ValueError(
+                f"{type(self).__name__}: {source} returned {type(output).__name__}, not a tensor; "
+                "pass output_index to pick one element"
+            )
+        return output

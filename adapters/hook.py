@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from codephys_plugin.adapters.base import Adapter
+from codephys_plugin.adapters.base import CalledModelAdapter
 from codephys_plugin.adapters.feature_map import FeatureMap
 from codephys_plugin.adapters.layouts import check_layout, is_spatial, to_feature_axes
 
@@ -25,7 +25,7 @@ def _declared_channels(module: nn.Module) -> int | None:
     return None
 
 
-class HookAdapter(Adapter):
+class HookAdapter(CalledModelAdapter):
     """Runs `model(inputs)` and takes the output of the submodule `layer` through a forward hook.
 
     layout: the layer output's einops layout, one of "b c t h w", "b t c h w", "(b t) c h w", "b c t",
@@ -49,15 +49,13 @@ class HookAdapter(Adapter):
         prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
         channels: int | None = None,
     ) -> None:
-        super().__init__(model)
+        super().__init__(model, prepare=prepare, output_index=output_index)
         modules = dict(model.named_modules())
         if layer not in modules or not layer:
             candidates = ", ".join(name for name in list(modules)[1:20])
             raise ValueError(f"HookAdapter: {type(model).__name__} has no submodule {layer!r} (some that exist: {candidates})")
         check_layout(layout, clip_length, "HookAdapter")
-        self.layer, self.layout, self.clip_length = layer, layout, clip_length
-        self.output_index, self.stop, self.recipe = output_index, stop, prepare
-        self.input_layout = "as the model takes it"
+        self.layer, self.layout, self.clip_length, self.stop = layer, layout, clip_length, stop
         self._target = modules[layer]
         self.has_spatial = is_spatial(layout)
         self._channels = channels if channels is not None else _declared_channels(self._target)
@@ -71,30 +69,17 @@ class HookAdapter(Adapter):
             )
         return self._channels
 
-    def prepare(self, frames: torch.Tensor) -> torch.Tensor:
-        return frames if self.recipe is None else self.recipe(frames)
-
     def rppg(self, inputs: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(
             "HookAdapter reads one layer and does not know the model's output format; "
             "wrap the model in SignalAdapter to get its rPPG"
         )
 
-    def _select(self, output: object) -> torch.Tensor:
-        if self.output_index is not None:
-            output = output[self.output_index]
-        if not isinstance(output, torch.Tensor):
-            raise ValueError(
-                f"HookAdapter: layer {self.layer!r} returned {type(output).__name__}, not a tensor; "
-                "pass output_index to pick one element"
-            )
-        return output
-
     def forward(self, inputs: torch.Tensor) -> FeatureMap:
         captured: list[torch.Tensor] = []
 
         def capture(_module: nn.Module, _args: object, output: object) -> None:
-            captured.append(self._select(output))
+            captured.append(self.select(output, f"layer {self.layer!r}"))
             if self.stop:
                 raise _StopForward
 

@@ -11,12 +11,12 @@ from typing import Callable
 import torch
 from torch import nn
 
-from codephys_plugin.adapters.base import Adapter
+from codephys_plugin.adapters.base import CalledModelAdapter
 from codephys_plugin.adapters.feature_map import FeatureMap
 from codephys_plugin.adapters.layouts import SIGNAL_LAYOUTS, check_layout, to_feature_axes
 
 
-class SignalAdapter(Adapter):
+class SignalAdapter(CalledModelAdapter):
     """Runs the whole model (head included) and returns its rPPG as FeatureMap.temporal 'b 1 t'.
 
     layout: the rPPG's layout, "b t" or "(b t)" (per-frame nets such as DeepPhys give '(b t) 1', which
@@ -33,27 +33,19 @@ class SignalAdapter(Adapter):
         output_index: int | None = None,
         prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
-        super().__init__(model)
+        super().__init__(model, prepare=prepare, output_index=output_index)
         if layout not in SIGNAL_LAYOUTS:
             raise ValueError(f"SignalAdapter: layout must be one of {SIGNAL_LAYOUTS}, got {layout!r}")
         check_layout(layout, clip_length, "SignalAdapter")
-        self.layout, self.clip_length, self.output_index, self.recipe = layout, clip_length, output_index, prepare
-        self.input_layout = "as the model takes it"
+        self.layout, self.clip_length = layout, clip_length
         self.has_spatial = False
 
     @property
     def feature_channels(self) -> int:
         return 1
 
-    def prepare(self, frames: torch.Tensor) -> torch.Tensor:
-        return frames if self.recipe is None else self.recipe(frames)
-
     def rppg(self, inputs: torch.Tensor) -> torch.Tensor:
-        output = self.model(inputs)
-        if self.output_index is not None:
-            output = output[self.output_index]
-        if not isinstance(output, torch.Tensor):
-            raise ValueError(f"SignalAdapter: the model returned {type(output).__name__}; pass output_index")
+        output = self.select(self.model(inputs), "the model")
         if self.layout == "(b t)" and output.dim() == 2 and output.shape[1] == 1:
             output = output.squeeze(1)
         return to_feature_axes(output, self.layout, self.clip_length, "model rPPG").squeeze(1)
