@@ -116,6 +116,10 @@ class CodeQueryHead(nn.Module):
     backbone: a network `adapter_for` knows, or an `Adapter` (HookAdapter, SignalAdapter, ...).
     codebook: a Stage I bundle (`Bundle` or a path to one).
     freeze_backbone: keep the backbone's weights fixed (and in eval mode) instead of fine-tuning them.
+        The backbone's own head never runs here, so its weights are frozen either way (an optimiser
+        or DDP would otherwise wait for gradients that never come).
+    grid: E_vf averages feature maps down to at most grid × grid positions (None: the full map); SAM
+        and SFD see the full map.
     """
 
     def __init__(
@@ -125,6 +129,7 @@ class CodeQueryHead(nn.Module):
         codebook: Bundle | str | Path,
         ablation: Ablation = Ablation(),
         freeze_backbone: bool = False,
+        grid: int | None = VideoEncoderConfig.grid,
     ) -> None:
         super().__init__()
         bundle = codebook if isinstance(codebook, Bundle) else load_bundle(codebook)
@@ -136,7 +141,7 @@ class CodeQueryHead(nn.Module):
         reduction = self._time_reduction()
         self.project = (nn.Conv3d if spatial else nn.Conv1d)(channels, dim, kernel_size=1)
         self.attention = SpatialAttention(dim) if spatial and ablation.spatial_attention else None
-        self.video_encoder = VideoEncoder(VideoEncoderConfig(channels=dim, dim=dim, time_reduction=reduction))
+        self.video_encoder = VideoEncoder(VideoEncoderConfig(channels=dim, dim=dim, time_reduction=reduction, grid=grid))
         self.prior_branch = (
             AuxiliaryPriorBranch(dim, prior.encoder, time_reduction=reduction) if ablation.prior_branch else None
         )
@@ -146,6 +151,8 @@ class CodeQueryHead(nn.Module):
         self.target_encoder = copy.deepcopy(prior.encoder).requires_grad_(False)
         if freeze_backbone:
             self.adapter.requires_grad_(False)
+        for name in self.adapter.head_modules:
+            self.adapter.model.get_submodule(name).requires_grad_(False)
         self.train()
 
     def _time_reduction(self) -> int:

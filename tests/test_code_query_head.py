@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -68,6 +69,15 @@ def test_every_adapter_runs_forward_and_backward(name):
     assert head.video_encoder.embed[0].time_mix.weight.grad is not None
     backbone_grads = [p.grad for p in head.adapter.parameters() if p.requires_grad]
     assert any(g is not None and g.abs().sum() > 0 for g in backbone_grads)
+    trainable_without_gradient = [
+        n for n, p in head.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)
+    ]
+    skipped_by_the_hook = ("adapter.model.head.",) if name == "hook" else ()
+    motion_filters = re.compile(r"video_encoder\.stages\.\d\.deform\.motion\.")  # zero until offsets leave zero
+    unexplained = [n for n in trainable_without_gradient if not (motion_filters.match(n) or n.startswith(skipped_by_the_hook))]
+    assert not unexplained
+    own_head = [p for n in head.adapter.head_modules for p in head.adapter.model.get_submodule(n).parameters()]
+    assert all(not p.requires_grad for p in own_head)
 
 
 def test_quantized_tokens_are_always_codebook_rows():

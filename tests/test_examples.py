@@ -8,3 +8,26 @@ def test_adapters_tour_prints_every_networks_features(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["deepphys", "efficientphys", "physformer", "physnet", "sspd"]
     assert "spatial 1 × 256 × 20 × 8 × 8" in lines[-1]
+
+
+def test_head_overhead_benchmark_measures_both_models(capsys):
+    from examples.benchmark_head_overhead import main as benchmark
+
+    (row,) = benchmark(["--networks", "physnet", "--frames", "32", "--repeats", "1", "--devices", "cpu"])
+    assert row.backbone_ms > 0 and row.head_ms > 0
+    assert row.head_macs > row.backbone_macs > 0
+    assert 0 < row.head_params - row.backbone_params < 2_000_000
+    printed = capsys.readouterr().out
+    assert "physnet" in printed and "extra" in printed
+
+
+def test_deformable_convolutions_are_counted_as_convolutions():
+    import torch
+
+    from codephys_plugin.encoder.deformable import DeformableConv3d
+    from examples.benchmark_head_overhead import macs
+
+    layer = DeformableConv3d(4, 5)
+    positions = 6 * 3 * 3
+    expected = positions * (5 * 4 * 27 + 4 * 27 + 54 * 4)  # the convolution, the motion filter, the offsets
+    assert macs(lambda: layer(torch.randn(1, 4, 6, 3, 3))) == expected

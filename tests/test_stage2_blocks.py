@@ -89,6 +89,15 @@ def test_gradients_reach_the_offset_predictor(generator):
     layer(torch.randn(2, 2, 5, 4, 4, generator=generator)).square().sum().backward()
     for parameter in (layer.offset.weight, layer.offset.bias, layer.weight, layer.bias):
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0
+    assert layer.motion.weight.grad is not None  # zero until the offset layer leaves its zero start
+
+
+def test_motion_filter_learns_once_offsets_are_non_zero(generator):
+    layer = DeformableConv3d(2, 3, temporal_stride=2)
+    with torch.no_grad():
+        layer.offset.weight.normal_(std=0.1, generator=generator)
+    layer(torch.randn(2, 2, 5, 4, 4, generator=generator)).square().sum().backward()
+    assert layer.motion.weight.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize("size", [1, 2, 4])
@@ -230,11 +239,32 @@ def test_video_encoder_time_reduction(generator, reduction, frames):
     assert tokens.shape == (1, 8, frames // reduction)
 
 
-@pytest.mark.parametrize("reduction, strides", [(4, [1, 2, 2]), (2, [1, 1, 2]), (1, [1, 1, 1])])
-def test_video_encoder_strides_only_the_later_stages(reduction, strides):
+@pytest.mark.parametrize("reduction, strides", [(4, [2, 2, 1]), (2, [2, 1, 1]), (1, [1, 1, 1])])
+def test_video_encoder_strides_the_early_stages(reduction, strides):
     stages = VideoEncoder(small_video_config(2, time_reduction=reduction)).stages
     assert [stage.deform.temporal_stride for stage in stages] == strides
     assert [stage.difference.conv.stride[0] for stage in stages] == strides
+    assert [stage.deform.motion.stride[0] for stage in stages] == strides
+
+
+def test_video_encoder_pools_large_maps_to_its_grid(generator):
+    encoder = VideoEncoder(small_video_config(3, grid=2)).double()
+    seen = []
+    encoder.stages[0].register_forward_pre_hook(lambda module, args: seen.append(args[0].shape))
+    features = torch.randn(1, 3, 8, 4, 6, generator=generator, dtype=torch.float64)
+    pooled = F.avg_pool3d(features, (1, 2, 3))
+    torch.testing.assert_close(encoder(features), encoder(pooled))
+    assert seen == [(1, 3, 8, 2, 2), (1, 3, 8, 2, 2)]
+    encoder(torch.randn(1, 3, 8, 1, 2, generator=generator, dtype=torch.float64))
+    assert seen[-1] == (1, 3, 8, 1, 2)
+
+
+def test_video_encoder_without_a_grid_keeps_every_position(generator):
+    encoder = VideoEncoder(small_video_config(3, grid=None))
+    seen = []
+    encoder.stages[0].register_forward_pre_hook(lambda module, args: seen.append(args[0].shape))
+    encoder(torch.randn(1, 3, 8, 9, 7, generator=generator))
+    assert seen == [(1, 3, 8, 9, 7)]
 
 
 def test_video_encoder_errors():
@@ -249,10 +279,15 @@ def test_video_encoder_errors():
         encoder(torch.randn(1, 3, 8, 4))
     with pytest.raises(ValueError, match="time_reduction"):
         VideoEncoderConfig(channels=3, time_reduction=3)
+    with pytest.raises(ValueError, match="grid=0"):
+        VideoEncoderConfig(channels=3, grid=0)
 
 
 def test_gradients_reach_every_video_encoder_parameter(generator):
     encoder = VideoEncoder(small_video_config(3))
+    with torch.no_grad():  # off its zero start, the offset layer passes gradient back to the motion filter
+        for stage in encoder.stages:
+            stage.deform.offset.weight.normal_(std=0.1, generator=generator)
     encoder(torch.randn(2, 3, 8, 4, 4, generator=generator)).square().sum().backward()
     missing = [name for name, p in encoder.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not missing

@@ -7,6 +7,10 @@ mix channels pointwise. Two of them halve time so frame-rate features reach the 
 ``M × D`` tokens it states, with M = T/4 whatever the map size. The embedding layers are the class E_s
 uses, so the tokens are built like the ones the codebook was learned from.
 
+E_vf's cost grows with the map's h·w, so it first averages the map down to at most `grid` × `grid`
+positions (4 by default; None keeps the map). The paper's maps are H/16 × W/16, 4.5 px at 72 px and
+8 at 128 px; DeepPhys and EfficientPhys give 16 × 16. Spatial attention runs before, on the full map.
+
 Features without spatial axes (``b c t``, e.g. a network whose head already pooled, or a signal with
 c = 1) go through the same layers as a 1×1 map. There each 3×3 spatial kernel sees only its centre
 position (the rest is padding), so the TDC branch is a temporal conv and the deformable branch starts
@@ -19,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from einops import rearrange, reduce
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from codephys_plugin._checks import check_tensor
@@ -27,8 +32,10 @@ from codephys_plugin.encoder.embedding import ChannelLayerNorm
 from codephys_plugin.encoder.signal_encoder import SignalCoderConfig, embedding_stack
 from codephys_plugin.encoder.temporal_difference import TemporalDifferenceConv
 
-STAGE_STRIDES = {1: (1, 1, 1), 2: (1, 1, 2), 4: (1, 2, 2)}
-"""Temporal stride of stages Z1, Z2, Z3 for each overall time reduction."""
+STAGE_STRIDES = {1: (1, 1, 1), 2: (2, 1, 1), 4: (2, 2, 1)}
+"""Temporal stride of stages Z1, Z2, Z3 for each overall time reduction. Striding early keeps the
+head cheap (most of E_vf then runs at T/4); each stride-2 stage's 3-frame kernel still reads every
+frame, and at T/2 of 30 fps the features are sampled at 15 Hz, far above the pulse band."""
 
 
 @dataclass(frozen=True)
@@ -44,9 +51,11 @@ class VideoEncoderConfig:
     hidden: int | None = None
     time_reduction: int = 4
     theta: float = 0.7
+    grid: int | None = 4
+    """E_vf averages larger maps down to this many positions per side; None keeps every position."""
 
     def __post_init__(self) -> None:
-        if self.channels < 1 or self.dim < 1 or (self.hidden is not None and self.hidden < 1):
+        if self.channels < 1 or self.dim < 1 or any(v is not None and v < 1 for v in (self.hidden, self.grid)):
             raise ValueError(f"invalid video encoder config: {self}")
         if self.time_reduction not in STAGE_STRIDES:
             raise ValueError(
@@ -110,7 +119,7 @@ class VideoEncoder(nn.Module):
         return self.embed(reduce(self.stages(grid), "b d m h w -> b d m", "mean"))
 
     def _as_grid(self, features: Tensor) -> Tensor:
-        """Validate `features` and view ``b c t`` ones as ``b c t 1 1``."""
+        """Validate `features`, view ``b c t`` ones as ``b c t 1 1`` and pool larger maps to the grid."""
         channels = {"c": self.config.channels}
         if isinstance(features, Tensor) and features.dim() == 3:
             check_tensor(features, "VideoEncoder features", "b c t", sizes=channels)
@@ -123,4 +132,12 @@ class VideoEncoder(nn.Module):
                 f"VideoEncoder features: length T={frames} must be divisible by time_reduction={reduction} "
                 f"(tokens are at T/{reduction}); got shape {tuple(features.shape)}"
             )
-        return features
+        return self._pooled(features)
+
+    def _pooled(self, grid: Tensor) -> Tensor:
+        """Average ``b c t h w`` down to at most `config.grid` positions per side."""
+        limit = self.config.grid
+        height, width = grid.shape[3:]
+        if limit is None or (height <= limit and width <= limit):
+            return grid
+        return F.adaptive_avg_pool3d(grid, (grid.shape[2], min(height, limit), min(width, limit)))
