@@ -22,6 +22,8 @@ class Adapter(nn.Module):
     head_modules: tuple[str, ...] = ()
     has_spatial: bool = True
     time_stride: int = 1
+    frame_size: int | None = None
+    """The frame height and width the network is built for; None when it takes any size."""
 
     @property
     def feature_channels(self) -> int:
@@ -35,6 +37,13 @@ class Adapter(nn.Module):
     def prepare(self, frames: torch.Tensor) -> torch.Tensor:
         """'b (t+1) c h w' raw RGB frames (pixel units) -> the network input with t steps, `input_layout`."""
         raise NotImplementedError
+
+    def from_prepared(self, clips: torch.Tensor) -> torch.Tensor:
+        """'b t c h w' clips already prepared with the network's recipe (rPPG-Toolbox caches) -> its input."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not know how prepared clips map to its network's input; "
+            "give it raw frames through prepare() instead"
+        )
 
     def forward(self, inputs: torch.Tensor) -> FeatureMap:
         raise NotImplementedError

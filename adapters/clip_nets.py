@@ -36,6 +36,7 @@ class PhysFormerAdapter(Adapter):
     """
 
     input_layout = "b c t h w"
+    frame_size = 128
 
     def __init__(self, model: nn.Module, *, level: Literal["frames", "tokens"] = "frames", gra_sharp: float = 2.0):
         super().__init__(model)
@@ -51,6 +52,9 @@ class PhysFormerAdapter(Adapter):
 
     def prepare(self, frames: torch.Tensor) -> torch.Tensor:
         return _channels_first(diff_normalized(frames))
+
+    def from_prepared(self, clips: torch.Tensor) -> torch.Tensor:
+        return _channels_first(clips)
 
     def forward(self, inputs: torch.Tensor) -> FeatureMap:
         tokens, _ = physformer_tokens(self.model, inputs, self.gra_sharp)
@@ -76,6 +80,9 @@ class PhysNetAdapter(Adapter):
     def prepare(self, frames: torch.Tensor) -> torch.Tensor:
         return _channels_first(diff_normalized(frames))
 
+    def from_prepared(self, clips: torch.Tensor) -> torch.Tensor:
+        return _channels_first(clips)
+
     def forward(self, inputs: torch.Tensor) -> FeatureMap:
         return FeatureMap.from_spatial(physnet_encode(self.model, inputs)[0], layer="upsample2")
 
@@ -87,6 +94,7 @@ class SSPDAdapter(Adapter):
     """SSPD (or SSPDL3) without its predictor. Input 'b 3 t 128 128' BGR frame residuals in pixel units, t even."""
 
     input_layout = "b c t h w"
+    frame_size = 128
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__(model)
@@ -100,6 +108,9 @@ class SSPDAdapter(Adapter):
 
     def prepare(self, frames: torch.Tensor) -> torch.Tensor:
         return _channels_first(bgr_residuals(frames))
+
+    def from_prepared(self, clips: torch.Tensor) -> torch.Tensor:
+        return _channels_first(clips)
 
     def forward(self, inputs: torch.Tensor) -> FeatureMap:
         spatial, pooled = sspd_backbone(self.model, inputs)

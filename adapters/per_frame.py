@@ -28,6 +28,10 @@ class PerFrameAdapter(Adapter):
     def feature_channels(self) -> int:
         return self.model.motion_conv4.out_channels
 
+    @property
+    def frame_size(self) -> int:
+        return img_size_of(self.model)
+
     def per_frame_features(self, inputs: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
@@ -50,6 +54,10 @@ class DeepPhysAdapter(PerFrameAdapter):
         """'b (t+1) 3 h w' -> 'b t 6 h w': frame j's appearance channels go with the difference (j, j+1)."""
         return torch.cat([diff_normalized(frames), standardized(frames[:, :-1])], dim=2)
 
+    def from_prepared(self, clips: torch.Tensor) -> torch.Tensor:
+        """Toolbox DeepPhys caches already hold the 6 channels per step."""
+        return clips
+
     def per_frame_features(self, inputs: torch.Tensor) -> torch.Tensor:
         size = img_size_of(self.model)
         channels = 2 * self.model.in_channels
@@ -67,6 +75,11 @@ class EfficientPhysAdapter(PerFrameAdapter):
     def prepare(self, frames: torch.Tensor) -> torch.Tensor:
         """'b (t+1) 3 h w' -> 'b (t+1) 3 h w' z-scored per clip; the network differences them itself."""
         return standardized(frames)
+
+    def from_prepared(self, clips: torch.Tensor) -> torch.Tensor:
+        """'b t 3 h w' Standardized -> 'b (t+1) 3 h w': the last frame repeated, as the toolbox's trainer
+        does (per batch there; per clip here, so the last step's difference is zero)."""
+        return torch.cat([clips, clips[:, -1:]], dim=1)
 
     def per_frame_features(self, inputs: torch.Tensor) -> torch.Tensor:
         check_tensor(inputs, "EfficientPhys inputs", "b t c h w", sizes={"c": 3})

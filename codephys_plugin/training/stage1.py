@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -11,7 +11,13 @@ from torch.nn.parallel import DistributedDataParallel
 
 from codephys_plugin.autoencoder import SignalAutoencoder
 from codephys_plugin.encoder.signal_encoder import check_signal_batch
-from codephys_plugin.training.checkpoint import load_checkpoint, save_checkpoint
+from codephys_plugin.training.batches import batches_per_epoch, epoch_batches, progress
+from codephys_plugin.training.checkpoint import (
+    load_checkpoint,
+    restore_training_state,
+    save_checkpoint,
+    training_state,
+)
 from codephys_plugin.training.distributed import DistributedContext
 
 
@@ -60,18 +66,21 @@ def train_stage1(
     check_signal_batch(windows, "windows")
     model.to(context.device)
     network = DistributedDataParallel(model) if context.active else model
-    batches_per_epoch = _batches_per_epoch(windows.shape[0], config.batch_size, context.world_size)
+    steps_per_epoch = batches_per_epoch(windows.shape[0], config.batch_size, context.world_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * batches_per_epoch)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps_per_epoch)
     order_rng = torch.Generator().manual_seed(config.seed)
     history: list[EpochSummary] = []
     if resume_from is not None and Path(resume_from).exists():
-        history = _restore(load_checkpoint(resume_from), model, optimizer, schedule, order_rng, config)
+        saved = restore_training_state(load_checkpoint(resume_from), model=model, optimizer=optimizer,
+                                       order_rng=order_rng, settings=_settings(config), schedule=schedule)
+        history = [EpochSummary(**summary) for summary in saved]
     model.train()
     for epoch in range(len(history), config.epochs):
         totals = torch.zeros(3)
-        batches = _epoch_batches(windows.shape[0], config.batch_size, context, order_rng)
-        for batch_ids in _progress(batches, config, context, epoch):
+        batches = epoch_batches(windows.shape[0], config.batch_size, context, order_rng)
+        bar = progress(batches, enabled=config.progress and context.is_main, description=f"epoch {epoch + 1}/{config.epochs}")
+        for batch_ids in bar:
             batch = windows[batch_ids].to(context.device)
             losses = model.loss(batch, network(batch))
             optimizer.zero_grad(set_to_none=True)
@@ -82,69 +91,15 @@ def train_stage1(
         summary = EpochSummary(epoch + 1, *(totals / len(batches)).tolist())
         history.append(summary)
         if config.checkpoint is not None and context.is_main:
-            save_checkpoint(config.checkpoint, _snapshot(model, optimizer, schedule, order_rng, history, config))
+            state = training_state(model=model, optimizer=optimizer, order_rng=order_rng, history=history,
+                                   settings=_settings(config), schedule=schedule)
+            save_checkpoint(config.checkpoint, state)
         if on_epoch is not None and context.is_main:
             on_epoch(summary)
     model.eval()
     return history
 
 
-def _batches_per_epoch(count: int, batch_size: int, world_size: int) -> int:
-    if world_size == 1:
-        return -(-count // batch_size)
-    batches = count // (batch_size * world_size)
-    if batches == 0:
-        raise ValueError(f"{count} windows cannot fill one batch of {batch_size} on each of {world_size} processes")
-    return batches
-
-
-def _epoch_batches(
-    count: int, batch_size: int, context: DistributedContext, order_rng: torch.Generator
-) -> list[torch.Tensor]:
-    """This rank's batches of one epoch. All ranks draw the same permutation; under DDP every global
-    batch holds `world_size` per-rank batches and an incomplete last one is dropped."""
-    order = torch.randperm(count, generator=order_rng)
-    if not context.active:
-        return list(order.split(batch_size))
-    global_size = batch_size * context.world_size
-    usable = (count // global_size) * global_size
-    return [order[start + context.rank * batch_size : start + (context.rank + 1) * batch_size]
-            for start in range(0, usable, global_size)]
-
-
-def _progress(batches: list[torch.Tensor], config: Stage1TrainingConfig, context: DistributedContext, epoch: int):
-    if not (config.progress and context.is_main):
-        return batches
-    from tqdm.auto import tqdm
-
-    return tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False)
-
-
 def _settings(config: Stage1TrainingConfig) -> dict:
     """The settings a checkpoint must share with the run that resumes it."""
     return {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr, "seed": config.seed}
-
-
-def _snapshot(model, optimizer, schedule, order_rng, history, config) -> dict:
-    return {
-        "epoch": len(history),
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "schedule": schedule.state_dict(),
-        "order_rng": order_rng.get_state(),
-        "torch_rng": torch.get_rng_state(),
-        "history": [asdict(summary) for summary in history],
-        "training": _settings(config),
-    }
-
-
-def _restore(state, model, optimizer, schedule, order_rng, config) -> list[EpochSummary]:
-    saved, current = state.get("training", {}), _settings(config)
-    if saved != current:
-        raise ValueError(f"checkpoint was written with training settings {saved}, not {current}")
-    model.load_state_dict(state["model"], strict=True)
-    optimizer.load_state_dict(state["optimizer"])
-    schedule.load_state_dict(state["schedule"])
-    order_rng.set_state(state["order_rng"])
-    torch.set_rng_state(state["torch_rng"])
-    return [EpochSummary(**summary) for summary in state["history"]]

@@ -1,0 +1,85 @@
+"""The rPPG-Toolbox's evaluation protocol: one heart rate per video from its chunks, then metrics over videos.
+
+The toolbox concatenates a video's predicted chunks (and label chunks) in chunk order, post-processes
+the whole sequence once (integration for DiffNormalized, detrend, band-pass), takes the FFT heart
+rate of each, and reports MAE / RMSE / SD / MAPE / Pearson r over videos together with the mean SNR
+of the predictions. We add the mean MACC. A video whose HR cannot be measured (a flat prediction, a
+sequence too short to filter) is not dropped silently: it is listed in `failed` with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from codephys_plugin.heart_rate.estimate import HRMethod, evaluate_window
+from codephys_plugin.heart_rate.metrics import HRMetrics, hr_metrics
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One clip's prediction and label 't', both in the same form, and where it sits in its video."""
+
+    video: str
+    index: int
+    prediction: np.ndarray
+    label: np.ndarray
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    video: str
+    samples: int
+    hr_pred: float
+    hr_label: float
+    snr_db: float
+    macc: float
+
+
+@dataclass(frozen=True)
+class VideoReport:
+    """Per-video results, their HR metrics (None when no video could be measured), mean SNR and MACC."""
+
+    videos: tuple[VideoResult, ...]
+    failed: tuple[tuple[str, str], ...]
+    metrics: HRMetrics | None
+
+    @property
+    def snr_db(self) -> float:
+        return float(np.mean([v.snr_db for v in self.videos])) if self.videos else math.nan
+
+    @property
+    def macc(self) -> float:
+        return float(np.mean([v.macc for v in self.videos])) if self.videos else math.nan
+
+    def summary(self) -> dict[str, float]:
+        """The headline numbers as plain floats (NaN where undefined), for logs and JSON."""
+        metrics = self.metrics
+        values = {name: getattr(metrics, name) if metrics else math.nan for name in ("mae", "rmse", "sd", "mape", "pearson")}
+        return {**values, "snr_db": self.snr_db, "macc": self.macc, "videos": len(self.videos), "failed": len(self.failed)}
+
+
+def evaluate_videos(
+    chunks: Iterable[Chunk], fs: float, *, diff_normalized: bool, method: HRMethod = "fft"
+) -> VideoReport:
+    """Group `chunks` by video, order them by index, and evaluate each whole video as the toolbox does."""
+    by_video: dict[str, list[Chunk]] = defaultdict(list)
+    for chunk in chunks:
+        by_video[chunk.video].append(chunk)
+    results, failed = [], []
+    for video in sorted(by_video):
+        ordered = sorted(by_video[video], key=lambda chunk: chunk.index)
+        prediction = np.concatenate([np.asarray(c.prediction, dtype=np.float64).reshape(-1) for c in ordered])
+        label = np.concatenate([np.asarray(c.label, dtype=np.float64).reshape(-1) for c in ordered])
+        try:
+            window = evaluate_window(prediction, label, fs, diff_normalized=diff_normalized, method=method)
+        except ValueError as problem:
+            failed.append((video, str(problem)))
+            continue
+        results.append(VideoResult(video, prediction.size, window.hr_pred, window.hr_label, window.snr_db, window.macc))
+    metrics = hr_metrics([r.hr_pred for r in results], [r.hr_label for r in results]) if results else None
+    return VideoReport(tuple(results), tuple(failed), metrics)

@@ -1,0 +1,212 @@
+"""codephys-train: Stage II, give an rPPG network CodePhys's code-query stage and train it on video clips.
+
+    codephys-train --backbone physnet --backbone-arg frames=160 --codebook ubfc_codebook/ \\
+        --cache PreprocessedData/UBFC_SizeW72_..._DiffNormalized/ --fs 30 --out runs/physnet
+    codephys-train --backbone my_lab.models:PhysNet_padding_Encoder_Decoder_MAX --backbone-arg frames=160 \\
+        --checkpoint PURE_PhysNet_DiffNormalized.pth --codebook ubfc_codebook/ --cache TRAIN/ --val-cache VAL/ --fs 30
+    codephys-train --backbone sspd --codebook ubfc_codebook/          # synthetic face clips, no dataset needed
+
+--backbone is a name registered with timm (deepphys, efficientphys, physformer, physnet, sspd, sspdl3) or
+`module:Class` for a class of your own (the toolbox's classes included); --checkpoint loads its
+weights strictly. Clips must be as long as the bundle's window and at its frame rate. Every epoch is
+validated with the rPPG-Toolbox's per-video protocol; the best epoch's head is kept. Under
+``torchrun --nproc_per_node=K`` it trains with DistributedDataParallel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+
+import timm
+import torch
+from torch import nn
+
+import codephys_plugin.adapters  # noqa: F401  (registers the networks with timm)
+from codephys_plugin._atomic import write_atomically
+from codephys_plugin.adapters.checkpoint import CheckpointError, load_checkpoint
+from codephys_plugin.bundle import load_bundle
+from codephys_plugin.code_query_head import Ablation, CodeQueryHead
+from codephys_plugin.data.clip_sets import ClipSet, split_by_video, synthetic_clips, toolbox_clips
+from codephys_plugin.data.synthetic_video import SyntheticVideoConfig
+from codephys_plugin.data.toolbox_clips import AXES
+from codephys_plugin.encoder.video_encoder import VideoEncoderConfig
+from codephys_plugin.losses.stage2 import CODE_WEIGHT, PHYSIOLOGICAL_WEIGHT
+from codephys_plugin.training.distributed import DistributedContext, init_from_environment, shutdown
+from codephys_plugin.training.stage2 import Stage2EpochSummary, Stage2TrainingConfig, best_epoch, train_stage2
+
+OUR_MODELS = ("deepphys", "efficientphys", "physformer", "physnet", "sspd", "sspdl3")
+DEFAULT_FRAME_SIZE = 72
+"""Synthetic frame size for networks that take any size (the toolbox's 72 px)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="codephys-train",
+        description=__doc__,
+        formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(prog, max_help_position=34),
+    )
+    model = parser.add_argument_group("network and codebook")
+    model.add_argument("--backbone", required=True, help="timm name (e.g. physnet) or module:Class")
+    model.add_argument("--backbone-arg", action="append", default=[], metavar="KEY=VALUE",
+                       help="constructor argument (a Python literal; repeat for several), e.g. frames=160")
+    model.add_argument("--checkpoint", type=Path, help="the backbone's trained weights (.pth or .safetensors), loaded strictly")
+    model.add_argument("--codebook", type=Path, required=True, help="Stage I bundle (codephys-pretrain's output)")
+    model.add_argument("--freeze-backbone", action="store_true", help="keep the backbone fixed (default: fine-tune it)")
+    model.add_argument("--grid", type=int, default=VideoEncoderConfig.grid,
+                       help=f"E_vf pools feature maps to at most GRID x GRID; 0 keeps them (default: {VideoEncoderConfig.grid})")
+    ablation = parser.add_argument_group("ablations (the paper's Table V)")
+    for name in (field.name for field in dataclasses.fields(Ablation)):
+        ablation.add_argument(f"--no-{name.replace('_', '-')}", action="store_true", help=f"switch off {name}")
+    data = parser.add_argument_group("rPPG-Toolbox caches (*_input<k>.npy with *_label<k>.npy)")
+    data.add_argument("--cache", type=Path, help="training cache folder; without it, synthetic face clips are used")
+    data.add_argument("--val-cache", type=Path, help="validation cache folder (default: hold out videos of --cache)")
+    data.add_argument("--val-fraction", type=float, default=0.2, help="share of videos held out (default: 0.2)")
+    data.add_argument("--layout", choices=sorted(AXES), default="NDHWC",
+                      help="axis order of the input chunks; the toolbox writes NDHWC (default: NDHWC)")
+    data.add_argument("--labels", choices=["derivative", "waveform"], default="derivative",
+                      help="what the label chunks hold: DiffNormalized derivatives or waveforms (default: derivative)")
+    data.add_argument("--fs", type=float, help="frame rate of the cached videos in Hz (required with --cache)")
+    synthetic = parser.add_argument_group("synthetic face clips (used without --cache)")
+    synthetic.add_argument("--train-clips", type=int, default=64, help="(default: 64)")
+    synthetic.add_argument("--val-clips", type=int, default=16, help="(default: 16)")
+    synthetic.add_argument("--size", type=int, help=f"frame size (default: the network's, else {DEFAULT_FRAME_SIZE})")
+    synthetic.add_argument("--noise", type=float, default=2.0, help="pixel noise std in levels (default: 2)")
+    synthetic.add_argument("--motion", type=float, default=0.0, help="peak face translation in pixels (default: 0)")
+    synthetic.add_argument("--drift", type=float, default=0.0, help="peak relative illumination drift (default: 0)")
+    train = parser.add_argument_group("training (the paper's Stage II)")
+    train.add_argument("--epochs", type=int, default=20, help="(default: 20)")
+    train.add_argument("--batch-size", type=int, default=4, help="per process (default: 4)")
+    train.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default: 1e-4)")
+    train.add_argument("--weight-decay", type=float, default=5e-5, help="(default: 5e-5)")
+    train.add_argument("--alpha", type=float, default=PHYSIOLOGICAL_WEIGHT, help=f"weight of L_phy (default: {PHYSIOLOGICAL_WEIGHT:g})")
+    train.add_argument("--beta", type=float, default=CODE_WEIGHT,
+                       help=f"weight of L_code' + L_code'^ppg (default: {CODE_WEIGHT:g})")
+    train.add_argument("--select-by", choices=["mae", "loss"], default="mae",
+                       help="best epoch by validation HR MAE or validation loss (default: mae)")
+    train.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    train.add_argument("--workers", type=int, default=0, help="DataLoader workers (default: 0)")
+    train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--out", type=Path, default=Path("codephys_stage2"),
+                        help="folder for checkpoint.pt, best.safetensors and history.json (default: codephys_stage2)")
+    return parser
+
+
+def parse_backbone_args(items: list[str]) -> dict[str, object]:
+    """KEY=VALUE pairs; VALUE is read as a Python literal (160, 2.0, (4, 4, 4), True) or kept as text."""
+    kwargs = {}
+    for item in items:
+        key, separator, value = item.partition("=")
+        if not separator or not key.isidentifier():
+            raise ValueError(f"--backbone-arg {item!r}: expected KEY=VALUE with KEY a Python name")
+        try:
+            kwargs[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            kwargs[key] = value
+    return kwargs
+
+
+def build_backbone(spec: str, kwargs: dict[str, object]) -> nn.Module:
+    """A timm-registered name, or `module:Class` imported from the current directory or the environment."""
+    if ":" not in spec:
+        if spec not in timm.list_models():
+            raise ValueError(f"--backbone {spec!r}: no model of that name is registered with timm (ours: "
+                             f"{', '.join(OUR_MODELS)}); for your own class pass module:Class")
+        return timm.create_model(spec, **kwargs)
+    module_name, _, class_name = spec.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    module = importlib.import_module(module_name)
+    if not hasattr(module, class_name):
+        raise ValueError(f"--backbone {spec!r}: module {module_name} has no attribute {class_name}")
+    return getattr(module, class_name)(**kwargs)
+
+
+def build_head(args: argparse.Namespace) -> CodeQueryHead:
+    backbone = build_backbone(args.backbone, parse_backbone_args(args.backbone_arg))
+    if args.checkpoint is not None:
+        load_checkpoint(backbone, args.checkpoint)
+    ablation = Ablation(**{field.name: not getattr(args, f"no_{field.name}") for field in dataclasses.fields(Ablation)})
+    return CodeQueryHead(backbone, codebook=load_bundle(args.codebook), ablation=ablation,
+                         freeze_backbone=args.freeze_backbone, grid=args.grid or None)
+
+
+def load_clips(args: argparse.Namespace, head: CodeQueryHead) -> tuple[ClipSet, ClipSet]:
+    if args.cache is None:
+        size = args.size or head.adapter.frame_size or DEFAULT_FRAME_SIZE
+        config = SyntheticVideoConfig(frames=head.config.window, size=size, fs=head.config.fs, noise_std=args.noise,
+                                      motion_px=args.motion, illumination_drift=args.drift, seed=args.seed)
+        return (synthetic_clips(args.train_clips, config),
+                synthetic_clips(args.val_clips, dataclasses.replace(config, seed=args.seed + 1)))
+    if args.fs is None:
+        raise ValueError("--cache: rPPG-Toolbox caches do not record their frame rate; pass --fs (e.g. --fs 30)")
+    train = toolbox_clips(args.cache, layout=args.layout, label_form=args.labels, fs=args.fs)
+    if args.val_cache is not None:
+        return train, toolbox_clips(args.val_cache, layout=args.layout, label_form=args.labels, fs=args.fs)
+    return split_by_video(train, args.val_fraction, args.seed)
+
+
+def training_config(args: argparse.Namespace) -> Stage2TrainingConfig:
+    return Stage2TrainingConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, alpha=args.alpha,
+        beta=args.beta, seed=args.seed, select_by=args.select_by, checkpoint=args.out / "checkpoint.pt",
+        best=args.out / "best.safetensors", progress=not args.no_progress, workers=args.workers,
+    )
+
+
+def format_epoch(summary: Stage2EpochSummary, epochs: int) -> str:
+    val = summary.val
+    return (
+        f"  epoch {summary.epoch:2d}/{epochs}  loss {summary.loss:.4f} (phy {summary.physiological:.3f} "
+        f"code {summary.code:.3f} code_ppg {summary.code_ppg:.3f} distill {summary.distill:.3f})  "
+        f"val loss {summary.val_loss:.4f}  HR MAE {val['mae']:.2f} RMSE {val['rmse']:.2f} r {val['pearson']:.3f} "
+        f"SNR {val['snr_db']:.1f} dB over {val['videos']} videos"
+        + (f" ({val['failed']} unmeasurable)" if val["failed"] else "")
+        + f"  {summary.seconds:.1f} s" + ("  *best*" if summary.best else "")
+    )
+
+
+def run(args: argparse.Namespace, context: DistributedContext) -> int:
+    torch.manual_seed(args.seed)
+    head = build_head(args)
+    train, val = load_clips(args, head)
+    config = training_config(args)
+    say = print if context.is_main else (lambda *a, **k: None)
+    say(f"Stage II: {args.backbone} via {type(head.adapter).__name__}, {len(train)} training / {len(val)} validation "
+        f"clips of T={head.config.window} at {head.config.fs:g} Hz, "
+        f"{'frozen' if args.freeze_backbone else 'fine-tuned'} backbone, {context.world_size} process(es)")
+    history = train_stage2(
+        head, train, val, config, context=context, resume_from=config.checkpoint if args.resume else None,
+        on_epoch=lambda summary: say(format_epoch(summary, config.epochs), flush=True),
+    )
+    if not context.is_main:
+        return 0
+    payload = json.dumps([dataclasses.asdict(summary) for summary in history], indent=2).encode()
+    write_atomically(args.out / "history.json", lambda stream: stream.write(payload))
+    best = best_epoch(history)
+    say(f"best epoch {best.epoch}: validation HR MAE {best.val['mae']:.2f} bpm, RMSE {best.val['rmse']:.2f}, "
+        f"r {best.val['pearson']:.3f}; head weights in {config.best}, history in {args.out / 'history.json'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    context = init_from_environment()
+    try:
+        return run(args, context)
+    except (ValueError, FileNotFoundError, ImportError, CheckpointError) as error:
+        print(f"codephys-train: error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        shutdown(context)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,248 @@
+"""Stage II training loop: CodeQueryHead on video clips, validated every epoch with the toolbox's protocol."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Literal
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from codephys_plugin.code_query_head import CodeQueryHead, Stage2Loss, to_label_form
+from codephys_plugin.data.clip_sets import ClipSet, collate
+from codephys_plugin.heart_rate.videos import Chunk, VideoReport, evaluate_videos
+from codephys_plugin.losses.stage2 import CODE_WEIGHT, PHYSIOLOGICAL_WEIGHT
+from codephys_plugin.training.batches import epoch_batches, progress
+from codephys_plugin.training.checkpoint import (
+    load_checkpoint,
+    restore_training_state,
+    save_checkpoint,
+    training_state,
+)
+from codephys_plugin.training.distributed import DistributedContext
+from codephys_plugin.training.head_weights import save_head_weights
+
+SelectBy = Literal["mae", "loss"]
+LOSS_TERMS = ("loss", "physiological", "code", "code_ppg", "distill")
+
+
+@dataclass(frozen=True)
+class Stage2TrainingConfig:
+    """The paper's Stage II: Adam with lr 1e-4 and weight decay 5e-5, batch 4, 20 epochs, α = 2 and β = 0.1
+    in Eq. 16. Under DDP `batch_size` is per process. The best epoch is the one with the lowest validation
+    HR MAE (ties and unmeasurable epochs go by validation loss), or the lowest loss with select_by="loss"."""
+
+    epochs: int = 20
+    batch_size: int = 4
+    lr: float = 1e-4
+    weight_decay: float = 5e-5
+    alpha: float = PHYSIOLOGICAL_WEIGHT
+    beta: float = CODE_WEIGHT
+    seed: int = 0
+    select_by: SelectBy = "mae"
+    checkpoint: Path | None = None
+    """Resumable training state, written after every epoch."""
+    best: Path | None = None
+    """The best epoch's head weights (safetensors), rewritten whenever an epoch beats it."""
+    progress: bool = False
+    workers: int = 0
+    """DataLoader worker processes reading or synthesising clips."""
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0 or self.workers < 0:
+            raise ValueError(f"invalid Stage II training config: {self}")
+        if self.select_by not in ("mae", "loss"):
+            raise ValueError(f"select_by: expected 'mae' or 'loss', got {self.select_by!r}")
+
+
+@dataclass(frozen=True)
+class Stage2EpochSummary:
+    """Mean training losses (Eq. 16 and its terms), the validation loss and the per-video validation metrics."""
+
+    epoch: int
+    loss: float
+    physiological: float
+    code: float
+    code_ppg: float
+    distill: float
+    val_loss: float
+    val: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    best: bool = False
+
+
+class TrainingStep(nn.Module):
+    """The head's forward and its Eq. 16 loss in one call, so DistributedDataParallel sees every use of the
+    weights (the E_ppg branch runs inside the loss)."""
+
+    def __init__(self, head: CodeQueryHead, *, label_form: str, alpha: float, beta: float) -> None:
+        super().__init__()
+        self.head, self.label_form, self.alpha, self.beta = head, label_form, alpha, beta
+
+    def forward(self, inputs: Tensor, ppg: Tensor) -> Stage2Loss:
+        output = self.head(inputs)
+        return self.head.loss(output, ppg, label_form=self.label_form, alpha=self.alpha, beta=self.beta)
+
+
+def network_inputs(head: CodeQueryHead, clips: Tensor, prepared: bool) -> Tensor:
+    """Raw frames go through the adapter's recipe; toolbox-prepared clips only change layout."""
+    return head.adapter.from_prepared(clips) if prepared else head.adapter.prepare(clips)
+
+
+@torch.no_grad()
+def validate(head: CodeQueryHead, clips: ClipSet, config: Stage2TrainingConfig, device: torch.device) -> tuple[float, VideoReport]:
+    """Mean Eq. 16 loss over `clips` and the toolbox's per-video evaluation of the head's rPPG.
+
+    Predictions stay in the bundle's label form and labels are brought to it, so a DiffNormalized bundle
+    is evaluated as the toolbox evaluates DiffNormalized outputs (integrated before the FFT)."""
+    was_training = head.training
+    head.eval()
+    loader = DataLoader(clips.dataset, batch_size=config.batch_size, collate_fn=collate, num_workers=config.workers)
+    chunks, total, start = [], 0.0, 0
+    for frames, ppg in loader:
+        frames, ppg = frames.to(device), ppg.to(device)
+        output = head(network_inputs(head, frames, clips.prepared))
+        losses = head.loss(output, ppg, label_form=clips.label_form, alpha=config.alpha, beta=config.beta)
+        total += float(losses.total) * ppg.shape[0]
+        labels = to_label_form(ppg.float(), clips.label_form, head.label_form).cpu().numpy()
+        for offset, (prediction, label) in enumerate(zip(output.rppg.cpu().numpy(), labels)):
+            item = start + offset
+            chunks.append(Chunk(clips.videos[item], clips.chunks[item], prediction, label))
+        start += ppg.shape[0]
+    head.train(was_training)
+    report = evaluate_videos(chunks, clips.fs, diff_normalized=head.label_form == "derivative")
+    return total / len(clips), report
+
+
+def check_clip_length(head: CodeQueryHead, clips: ClipSet, name: str) -> None:
+    """Every clip must span the bundle's window; checked on the first item before any training."""
+    length = clips.clip_length()
+    if length != head.config.window:
+        raise ValueError(
+            f"{name} clips have {length} samples but the codebook bundle was learned on {head.config.window}-sample "
+            f"windows; cut clips of {head.config.window} frames (toolbox CHUNK_LENGTH) or pretrain a matching bundle"
+        )
+    if abs(clips.fs - head.config.fs) > 1e-6:
+        raise ValueError(f"{name} clips are at {clips.fs} Hz but the codebook bundle was learned at {head.config.fs} Hz")
+
+
+def train_stage2(
+    head: CodeQueryHead,
+    train: ClipSet,
+    val: ClipSet,
+    config: Stage2TrainingConfig = Stage2TrainingConfig(),
+    *,
+    context: DistributedContext = DistributedContext(),
+    resume_from: Path | None = None,
+    on_epoch: Callable[[Stage2EpochSummary], None] | None = None,
+) -> list[Stage2EpochSummary]:
+    """Train `head` on `train`, validate on `val` after every epoch (main process), keep the best epoch.
+
+    Every rank passes the same clips and takes its own slice of each global batch. A run resumed from
+    its checkpoint continues with the same data order and random draws as an uninterrupted one.
+    """
+    check_clip_length(head, train, "training")
+    check_clip_length(head, val, "validation")
+    head.to(context.device)
+    step = TrainingStep(head, label_form=train.label_form, alpha=config.alpha, beta=config.beta)
+    network = _distributed(step, context) if context.active else step
+    optimizer = torch.optim.Adam(
+        [p for p in head.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay
+    )
+    order_rng = torch.Generator().manual_seed(config.seed)
+    history: list[Stage2EpochSummary] = []
+    if resume_from is not None and Path(resume_from).exists():
+        saved = restore_training_state(load_checkpoint(resume_from), model=head, optimizer=optimizer,
+                                       order_rng=order_rng, settings=_settings(config))
+        history = [Stage2EpochSummary(**summary) for summary in saved]
+    for epoch in range(len(history), config.epochs):
+        started = time.perf_counter()
+        head.train()
+        batches = epoch_batches(len(train), config.batch_size, context, order_rng)
+        loader = DataLoader(train.dataset, batch_sampler=[b.tolist() for b in batches], collate_fn=collate,
+                            num_workers=config.workers)
+        bar = progress(loader, enabled=config.progress and context.is_main, total=len(batches),
+                       description=f"epoch {epoch + 1}/{config.epochs}")
+        totals = torch.zeros(len(LOSS_TERMS))
+        for frames, ppg in bar:
+            frames, ppg = frames.to(context.device), ppg.to(context.device)
+            losses = network(network_inputs(head, frames, train.prepared), ppg)
+            optimizer.zero_grad(set_to_none=True)
+            losses.total.backward()
+            optimizer.step()
+            totals += torch.stack([loss.detach().float().cpu() for loss in losses])
+        if context.active:
+            _broadcast_buffers(head)
+        if context.is_main:
+            summary = _summarise(epoch + 1, totals / len(batches), head, val, config, history, started)
+            history.append(summary)
+            if summary.best and config.best is not None:
+                save_head_weights(config.best, head, _best_metadata(summary, config))
+            if config.checkpoint is not None:
+                state = training_state(model=head, optimizer=optimizer, order_rng=order_rng, history=history,
+                                       settings=_settings(config))
+                save_checkpoint(config.checkpoint, state)
+            if on_epoch is not None:
+                on_epoch(summary)
+        else:
+            history.append(Stage2EpochSummary(epoch + 1, *(totals / len(batches)).tolist(), val_loss=math.nan))
+        if context.active:
+            dist.barrier()
+    head.eval()
+    return history
+
+
+def best_epoch(history: list[Stage2EpochSummary]) -> Stage2EpochSummary | None:
+    """The last epoch marked best (each one marked beat every earlier one)."""
+    return next((summary for summary in reversed(history) if summary.best), None)
+
+
+def _distributed(step: TrainingStep, context: DistributedContext) -> DistributedDataParallel:
+    """find_unused_parameters: a hooked layer's successors (HookAdapter) get no gradient and must not be awaited."""
+    device_ids = [context.device.index] if context.device.type == "cuda" else None
+    return DistributedDataParallel(step, device_ids=device_ids, find_unused_parameters=True)
+
+
+def _broadcast_buffers(head: CodeQueryHead) -> None:
+    """DDP shares rank 0's buffers at the start of each forward; the last step's batch-norm statistics
+    still differ per rank, so share them once more: every rank then holds the model rank 0 validates."""
+    for buffer in head.buffers():
+        dist.broadcast(buffer, src=0)
+
+
+def _summarise(epoch, means, head, val, config, history, started) -> Stage2EpochSummary:
+    val_loss, report = validate(head, val, config, next(head.parameters()).device)
+    values = report.summary()
+    previous = best_epoch(history)
+    is_best = previous is None or _selection_key(val_loss, values, config) < _selection_key(
+        previous.val_loss, previous.val, config
+    )
+    return Stage2EpochSummary(epoch, *means.tolist(), val_loss=val_loss, val=values,
+                              seconds=time.perf_counter() - started, best=is_best)
+
+
+def _selection_key(val_loss: float, values: dict[str, float], config: Stage2TrainingConfig) -> tuple[float, ...]:
+    loss = val_loss if math.isfinite(val_loss) else math.inf
+    if config.select_by == "loss":
+        return (loss,)
+    mae = values.get("mae", math.nan)
+    return (mae if math.isfinite(mae) else math.inf, loss)
+
+
+def _best_metadata(summary: Stage2EpochSummary, config: Stage2TrainingConfig) -> dict[str, str]:
+    return {"codephys_stage2_epoch": str(summary.epoch), "codephys_stage2_summary": json.dumps(asdict(summary)),
+            "codephys_stage2_select_by": config.select_by}
+
+
+def _settings(config: Stage2TrainingConfig) -> dict:
+    """The settings a checkpoint must share with the run that resumes it."""
+    return {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
+            "weight_decay": config.weight_decay, "alpha": config.alpha, "beta": config.beta, "seed": config.seed,
+            "select_by": config.select_by}

@@ -1,0 +1,218 @@
+"""codephys-train and the Stage II loop: a short run lowers the loss, resume, best epoch, caches, DDP, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from codephys_plugin.adapters import PhysNet
+from codephys_plugin.pretrain import main as pretrain
+from codephys_plugin.train import build_head, build_parser, load_clips, main, training_config
+from codephys_plugin.training.head_weights import load_head_weights, read_head_metadata
+from codephys_plugin.training.stage2 import Stage2TrainingConfig, best_epoch, train_stage2, validate
+
+STEPS = 32
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    """A real (if tiny) Stage I bundle with 32-sample windows, from codephys-pretrain on synthetic PPG."""
+    path = tmp_path_factory.mktemp("bundle") / "b32.safetensors"
+    code = pretrain(["--window", str(STEPS), "--hop", "8", "--epochs", "2", "--train-recordings", "6",
+                     "--val-recordings", "2", "--duration", "15", "--no-progress", "--out", str(path)])
+    assert code == 0
+    return path
+
+
+def tiny_args(bundle: Path, out: Path, *extra: str) -> list[str]:
+    return ["--backbone", "physnet", "--backbone-arg", f"frames={STEPS}", "--codebook", str(bundle),
+            "--size", str(SIZE), "--train-clips", "12", "--val-clips", "4", "--no-progress", "--out", str(out), *extra]
+
+
+def test_help_lists_the_paper_defaults(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    text = capsys.readouterr().out
+    for default in ("--epochs", "(default: 20)", "1e-4", "5e-5", "(default: 4)", "--freeze-backbone", "--resume",
+                    "--no-code-query", "--no-prior-branch", "--no-feature-distillation", "--no-spatial-attention",
+                    "--no-stage1", "NDHWC"):
+        assert default in text
+
+
+def test_short_synthetic_run_lowers_the_loss(bundle, tmp_path, capsys):
+    assert main(tiny_args(bundle, tmp_path / "run", "--epochs", "4")) == 0
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [epoch["epoch"] for epoch in history] == [1, 2, 3, 4]
+    first, last = history[0], history[-1]
+    assert last["loss"] < 0.7 * first["loss"], [epoch["loss"] for epoch in history]
+    assert last["physiological"] < first["physiological"]
+    assert all(np.isfinite(epoch["val_loss"]) and epoch["val"]["videos"] == 4 for epoch in history)
+    printed = capsys.readouterr().out
+    assert "PhysNetAdapter" in printed and "HR MAE" in printed and "best epoch" in printed
+
+
+def _head_and_clips(bundle: Path, out: Path, *extra: str):
+    args = build_parser().parse_args(tiny_args(bundle, out, *extra))
+    torch.manual_seed(0)
+    head = build_head(args)
+    train, val = load_clips(args, head)
+    return head, train, val, training_config(args)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(bundle, tmp_path):
+    head, train, val, config = _head_and_clips(bundle, tmp_path / "a", "--epochs", "3")
+    straight = train_stage2(head, train, val, config)
+
+    head_b, train_b, val_b, config_b = _head_and_clips(bundle, tmp_path / "b", "--epochs", "3")
+
+    def stop_after_two(summary):
+        if summary.epoch == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train_stage2(head_b, train_b, val_b, config_b, on_epoch=stop_after_two)
+    head_c, train_c, val_c, config_c = _head_and_clips(bundle, tmp_path / "b", "--epochs", "3")
+    torch.manual_seed(123)  # the checkpoint's random state must win over whatever the process has now
+    resumed = train_stage2(head_c, train_c, val_c, config_c, resume_from=config_c.checkpoint)
+    assert [s.loss for s in resumed] == pytest.approx([s.loss for s in straight], rel=1e-5)
+    for (name, expected), actual in zip(head.state_dict().items(), head_c.state_dict().values()):
+        torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_resume_refuses_other_settings(bundle, tmp_path):
+    head, train, val, config = _head_and_clips(bundle, tmp_path, "--epochs", "1")
+    train_stage2(head, train, val, config)
+    with pytest.raises(ValueError, match="training settings"):
+        train_stage2(head, train, val, replace(config, lr=1e-3), resume_from=config.checkpoint)
+
+
+def test_best_weights_are_the_best_epochs_and_reproduce_its_validation(bundle, tmp_path):
+    head, train, val, config = _head_and_clips(bundle, tmp_path, "--epochs", "3", "--select-by", "loss")
+    history = train_stage2(head, train, val, config)
+    best = best_epoch(history)
+    assert best.val_loss == min(s.val_loss for s in history)
+    assert history[0].best and sum(s.best for s in history) >= 1
+    assert read_head_metadata(config.best)["codephys_stage2_epoch"] == str(best.epoch)
+    fresh, *_ = _head_and_clips(bundle, tmp_path / "fresh")
+    load_head_weights(fresh, config.best)
+    val_loss, report = validate(fresh, val, config, torch.device("cpu"))
+    assert val_loss == pytest.approx(best.val_loss, rel=1e-5)
+    assert report.summary()["snr_db"] == pytest.approx(best.val["snr_db"], rel=1e-5, abs=1e-6)
+
+
+def test_head_weights_for_another_head_are_refused(bundle, tmp_path):
+    head, train, val, config = _head_and_clips(bundle, tmp_path, "--epochs", "1")
+    train_stage2(head, train, val, config)
+    other, *_ = _head_and_clips(bundle, tmp_path / "other", "--no-prior-branch")
+    with pytest.raises(ValueError, match=r"best.safetensors.*0 \[\] missing, \d+ \['prior_branch"):
+        load_head_weights(other, config.best)
+
+
+def write_cache(folder: Path, videos: int = 3, chunks: int = 2, steps: int = STEPS, layout: str = "NDHWC") -> Path:
+    """A toolbox-style cache: DiffNormalized-like inputs and derivative labels of a 1.2-1.8 Hz pulse."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for v in range(videos):
+        rate = 1.2 + 0.3 * v
+        for k in range(chunks):
+            t = (np.arange(steps) + k * steps) / 30.0
+            pulse = np.sin(2 * np.pi * rate * t)
+            frames = 0.1 * rng.standard_normal((steps, SIZE, SIZE, 3)) + 0.05 * pulse[:, None, None, None]
+            if layout == "NCDHW":
+                frames = frames.transpose(3, 0, 1, 2)
+            label = np.diff(pulse, append=pulse[-1])
+            np.save(folder / f"subject{v}_input{k}.npy", frames.astype(np.float32))
+            np.save(folder / f"subject{v}_label{k}.npy", (label / label.std()).astype(np.float32))
+    return folder
+
+
+def test_toolbox_cache_run_holds_out_whole_videos(bundle, tmp_path, capsys):
+    cache = write_cache(tmp_path / "cache")
+    code = main(["--backbone", "physnet", "--backbone-arg", f"frames={STEPS}", "--codebook", str(bundle),
+                 "--cache", str(cache), "--fs", "30", "--val-fraction", "0.34", "--epochs", "1", "--no-progress",
+                 "--out", str(tmp_path / "run")])
+    assert code == 0, capsys.readouterr().err
+    (epoch,) = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert epoch["val"]["videos"] + epoch["val"]["failed"] == 1
+    assert "4 training / 2 validation clips" in capsys.readouterr().out
+
+
+def test_separate_validation_cache_in_another_layout(bundle, tmp_path):
+    train, val = write_cache(tmp_path / "train", layout="NCDHW"), write_cache(tmp_path / "val", videos=2, layout="NCDHW")
+    args = build_parser().parse_args(["--backbone", "physnet", "--backbone-arg", f"frames={STEPS}", "--codebook",
+                                      str(bundle), "--cache", str(train), "--val-cache", str(val), "--fs", "30",
+                                      "--layout", "NCDHW"])
+    head = build_head(args)
+    train_set, val_set = load_clips(args, head)
+    assert (len(train_set), len(val_set)) == (6, 4)
+    assert train_set.prepared and train_set.label_form == "derivative"
+    clip, _ = train_set.dataset[0]
+    assert head.adapter.from_prepared(clip[None]).shape == (1, 3, STEPS, SIZE, SIZE)
+
+
+def test_user_class_with_a_lab_checkpoint(bundle, tmp_path):
+    lab = PhysNet(frames=STEPS)
+    torch.save({"state_dict": {f"module.{k}": v for k, v in lab.state_dict().items()}}, tmp_path / "lab.pth")
+    args = build_parser().parse_args([
+        "--backbone", "codephys_plugin.adapters.networks:PhysNet", "--backbone-arg", f"frames={STEPS}",
+        "--checkpoint", str(tmp_path / "lab.pth"), "--codebook", str(bundle), "--freeze-backbone",
+    ])
+    head = build_head(args)
+    for key, value in lab.state_dict().items():
+        assert torch.equal(head.adapter.model.state_dict()[key], value)
+    assert not any(p.requires_grad for p in head.adapter.parameters())
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--backbone", "nonet"], "no model of that name is registered"),
+        (["--backbone", "codephys_plugin.adapters.networks:NoSuchNet"], "has no attribute NoSuchNet"),
+        (["--backbone-arg", "frames"], "expected KEY=VALUE"),
+        (["--cache", "CACHE"], "pass --fs"),
+        (["--cache", "CACHE", "--fs", "25"], "at 25.0 Hz but the codebook bundle was learned at 30.0 Hz"),
+        (["--backbone-arg", "frames=40", "--cache", "CACHE40", "--fs", "30"], "40 samples but the codebook bundle"),
+        (["--checkpoint", "MISSING.pth"], "missing.pth: no such checkpoint file"),
+    ],
+)
+def test_errors_name_the_problem(bundle, tmp_path, capsys, extra, message):
+    write_cache(tmp_path / "cache")
+    write_cache(tmp_path / "cache40", steps=40)
+    swapped = [a.replace("CACHE40", str(tmp_path / "cache40")).replace("CACHE", str(tmp_path / "cache"))
+               .replace("MISSING", str(tmp_path / "missing")) for a in extra]
+    assert main([*tiny_args(bundle, tmp_path / "run", "--epochs", "1"), *swapped]) == 2
+    assert message in capsys.readouterr().err
+
+
+DDP_HELPER = Path(__file__).parent / "helpers" / "ddp_stage2.py"
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None and not (Path(sys.executable).parent / "torchrun").exists(),
+                    reason="torchrun not installed")
+def test_torchrun_two_cpu_processes_keep_identical_heads(bundle, tmp_path):
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    completed = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node=2", str(DDP_HELPER), str(bundle), str(tmp_path)],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    states = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    for key in states[0]:
+        assert torch.equal(states[0][key], states[1][key]), f"{key} differs between ranks"
+    assert "world size 2" in completed.stdout
+    assert (tmp_path / "run" / "best.safetensors").is_file() and (tmp_path / "run" / "checkpoint.pt").is_file()
