@@ -28,7 +28,7 @@ from codephys_plugin.data.sources import FORMATS, ReadOptions, iter_sources
 from codephys_plugin.data.synthetic_ppg import SyntheticPPGConfig, synthesize_recordings
 from codephys_plugin.encoder.signal_encoder import SignalCoderConfig
 from codephys_plugin.query.codebook import CodebookConfig
-from codephys_plugin.training.distributed import DistributedContext, init_from_environment, shutdown
+from codephys_plugin.training.distributed import DistributedContext, run_in_process_group
 from codephys_plugin.training.prepare import PreparedRecording, prepare_recording, to_label_form
 from codephys_plugin.training.reconstruction_report import evaluate_reconstruction, format_report, plot_reconstructions
 from codephys_plugin.training.stage1 import EpochSummary, Stage1TrainingConfig, train_stage1
@@ -216,14 +216,7 @@ def run(args: argparse.Namespace, context: DistributedContext) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    context = init_from_environment()
-    try:
-        return run(args, context)
-    except RecordingError as error:
-        print(f"codephys-pretrain: error: {error}", file=sys.stderr)
-        return 2
-    finally:
-        shutdown(context)
+    return run_in_process_group("codephys-pretrain", lambda context: run(args, context), (RecordingError,))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from codephys_plugin.data.synthetic_video import SyntheticVideoConfig
 from codephys_plugin.data.toolbox_clips import AXES
 from codephys_plugin.encoder.video_encoder import VideoEncoderConfig
 from codephys_plugin.losses.stage2 import CODE_WEIGHT, PHYSIOLOGICAL_WEIGHT
-from codephys_plugin.training.distributed import DistributedContext, init_from_environment, shutdown
+from codephys_plugin.training.distributed import DistributedContext, run_in_process_group
 from codephys_plugin.training.stage2 import Stage2EpochSummary, Stage2TrainingConfig, best_epoch, train_stage2
 
 OUR_MODELS = ("deepphys", "efficientphys", "physformer", "physnet", "sspd", "sspdl3")
@@ -198,14 +198,7 @@ def run(args: argparse.Namespace, context: DistributedContext) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    context = init_from_environment()
-    try:
-        return run(args, context)
-    except (ValueError, FileNotFoundError, ImportError, CheckpointError) as error:
-        print(f"codephys-train: error: {error}", file=sys.stderr)
-        return 2
-    finally:
-        shutdown(context)
+    return run_in_process_group("codephys-train", lambda context: run(args, context), (ValueError, FileNotFoundError, ImportError, CheckpointError))
 
 
 if __name__ == "__main__":

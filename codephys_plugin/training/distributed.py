@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -43,3 +45,18 @@ def init_from_environment() -> DistributedContext:
 def shutdown(context: DistributedContext) -> None:
     if context.active and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def run_in_process_group(
+    program: str, run: Callable[[DistributedContext], int], errors: tuple[type[BaseException], ...]
+) -> int:
+    """A command's body inside the ``torchrun`` process group (or alone): an expected `errors` is printed
+    as ``program: error: ...`` with exit status 2, and the group is always left cleanly."""
+    context = init_from_environment()
+    try:
+        return run(context)
+    except errors as error:
+        print(f"{program}: error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        shutdown(context)
