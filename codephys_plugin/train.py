@@ -43,6 +43,14 @@ from codephys_plugin.training.stage2 import Stage2EpochSummary, Stage2TrainingCo
 
 OUR_MODELS = ("deepphys", "efficientphys", "physformer", "physnet", "sspd", "sspdl3")
 DEFAULT_FRAME_SIZE = 72
+ABLATION_HELP = {
+    "code_query": "decode the tokens directly: no quantisation, no code-level losses",
+    "prior_branch": "no auxiliary prior branch (E_vf's tokens alone, no AdaIN)",
+    "feature_distillation": "no E_ppg: no soft feature distillation and no L_code'^ppg",
+    "spatial_attention": "no SAM: E_vf gets the projected features unweighted",
+    "stage1": "a random codebook and decoder of the bundle's shapes instead of its weights (still frozen)",
+}
+"""One switch per field of `Ablation`."""
 """Synthetic frame size for networks that take any size (the toolbox's 72 px)."""
 
 
@@ -62,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--grid", type=int, default=VideoEncoderConfig.grid,
                        help=f"E_vf pools feature maps to at most GRID x GRID; 0 keeps them (default: {VideoEncoderConfig.grid})")
     ablation = parser.add_argument_group("ablations (the paper's Table V)")
-    for name in (field.name for field in dataclasses.fields(Ablation)):
-        ablation.add_argument(f"--no-{name.replace('_', '-')}", action="store_true", help=f"switch off {name}")
+    for name, effect in ABLATION_HELP.items():
+        ablation.add_argument(f"--no-{name.replace('_', '-')}", action="store_true", help=effect)
     data = parser.add_argument_group("rPPG-Toolbox caches (*_input<k>.npy with *_label<k>.npy)")
     data.add_argument("--cache", type=Path, help="training cache folder; without it, synthetic face clips are used")
     data.add_argument("--val-cache", type=Path, help="validation cache folder (default: hold out videos of --cache)")
@@ -133,7 +141,7 @@ def build_head(args: argparse.Namespace) -> CodeQueryHead:
     backbone = build_backbone(args.backbone, parse_backbone_args(args.backbone_arg))
     if args.checkpoint is not None:
         load_checkpoint(backbone, args.checkpoint)
-    ablation = Ablation(**{field.name: not getattr(args, f"no_{field.name}") for field in dataclasses.fields(Ablation)})
+    ablation = Ablation(**{name: not getattr(args, f"no_{name}") for name in ABLATION_HELP})
     return CodeQueryHead(backbone, codebook=load_bundle(args.codebook), ablation=ablation,
                          freeze_backbone=args.freeze_backbone, grid=args.grid or None)
 

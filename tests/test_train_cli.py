@@ -216,3 +216,12 @@ def test_torchrun_two_cpu_processes_keep_identical_heads(bundle, tmp_path):
         assert torch.equal(states[0][key], states[1][key]), f"{key} differs between ranks"
     assert "world size 2" in completed.stdout
     assert (tmp_path / "run" / "best.safetensors").is_file() and (tmp_path / "run" / "checkpoint.pt").is_file()
+
+
+def test_every_ablation_has_its_switch():
+    from codephys_plugin.code_query_head import Ablation
+    from codephys_plugin.train import ABLATION_HELP
+
+    assert list(ABLATION_HELP) == [field for field in Ablation.__dataclass_fields__]
+    args = build_parser().parse_args(["--backbone", "physnet", "--codebook", "x", "--no-prior-branch", "--no-stage1"])
+    assert (args.no_prior_branch, args.no_stage1, args.no_code_query) == (True, True, False)
