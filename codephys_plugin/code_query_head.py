@@ -120,6 +120,8 @@ class CodeQueryHead(nn.Module):
         or DDP would otherwise wait for gradients that never come).
     grid: E_vf averages feature maps down to at most grid × grid positions (None: the full map); SAM
         and SFD see the full map.
+    code_temperature: τ of the code logits −‖z − c‖²/τ in L_code' (Eqs. 14-15); None keeps the bundle's
+        (1). The paper does not give one; a larger τ softens the cross-entropy, which is 100-300 at τ = 1.
     """
 
     def __init__(
@@ -130,10 +132,14 @@ class CodeQueryHead(nn.Module):
         ablation: Ablation = Ablation(),
         freeze_backbone: bool = False,
         grid: int | None = VideoEncoderConfig.grid,
+        code_temperature: float | None = None,
     ) -> None:
         super().__init__()
         bundle = codebook if isinstance(codebook, Bundle) else load_bundle(codebook)
         self.config, self.ablation, self.freeze_backbone = bundle.config, ablation, freeze_backbone
+        if code_temperature is not None and not code_temperature > 0:
+            raise ValueError(f"CodeQueryHead: code_temperature must be positive, got {code_temperature}")
+        self.code_temperature = code_temperature
         self.adapter: Adapter = adapter_for(backbone)
         prior = bundle.model if ablation.stage1 else SignalAutoencoder(bundle.config.autoencoder)
         dim = prior.config.coder.dim
@@ -183,7 +189,7 @@ class CodeQueryHead(nn.Module):
 
     def query(self, tokens: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(quantized 'b m d' with straight-through gradients, indices 'b m', logits 'b m n')."""
-        logits = self.codebook.logits(tokens)
+        logits = self.codebook.logits(tokens, temperature=self.code_temperature)
         if not self.ablation.code_query:
             return tokens, logits.argmax(dim=-1), logits
         quantized = self.codebook(tokens)

@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--freeze-backbone", action="store_true", help="keep the backbone fixed (default: fine-tune it)")
     model.add_argument("--grid", type=int, default=VideoEncoderConfig.grid,
                        help=f"E_vf pools feature maps to at most GRID x GRID; 0 keeps them (default: {VideoEncoderConfig.grid})")
+    model.add_argument("--code-temperature", type=float,
+                       help="τ of the code logits -||z-c||²/τ in L_code' (default: the bundle's, 1)")
     ablation = parser.add_argument_group("ablations (the paper's Table V)")
     for name, effect in ABLATION_HELP.items():
         ablation.add_argument(f"--no-{name.replace('_', '-')}", action="store_true", help=effect)
@@ -143,7 +145,8 @@ def build_head(args: argparse.Namespace) -> CodeQueryHead:
         load_checkpoint(backbone, args.checkpoint)
     ablation = Ablation(**{name: not getattr(args, f"no_{name}") for name in ABLATION_HELP})
     return CodeQueryHead(backbone, codebook=load_bundle(args.codebook), ablation=ablation,
-                         freeze_backbone=args.freeze_backbone, grid=args.grid or None)
+                         freeze_backbone=args.freeze_backbone, grid=args.grid or None,
+                         code_temperature=args.code_temperature)
 
 
 def load_clips(args: argparse.Namespace, head: CodeQueryHead) -> tuple[ClipSet, ClipSet]:

@@ -177,3 +177,18 @@ def test_eval_needs_no_label_and_predict_gives_heart_rates():
     assert ((prediction.hr_bpm >= 36) & (prediction.hr_bpm <= 198)).all()
     with pytest.raises(ValueError, match="resample the video"):
         head.predict(frames, fs=25.0)
+
+
+def test_code_temperature_softens_the_logits_and_nothing_else():
+    bundle = small_bundle()
+    torch.manual_seed(0)
+    sharp = CodeQueryHead(HookAdapter(TinyVideoNet(), layer="body"), codebook=bundle).eval()
+    soft = CodeQueryHead(HookAdapter(TinyVideoNet(), layer="body"), codebook=bundle, code_temperature=8.0).eval()
+    soft.load_state_dict(sharp.state_dict())
+    inputs = torch.randn(2, 3, STEPS, 8, 8)
+    with torch.no_grad():
+        a, b = sharp(inputs), soft(inputs)
+    torch.testing.assert_close(b.logits, a.logits / 8.0)
+    assert torch.equal(a.indices, b.indices) and torch.equal(a.rppg, b.rppg)
+    with pytest.raises(ValueError, match="code_temperature must be positive"):
+        CodeQueryHead(HookAdapter(TinyVideoNet(), layer="body"), codebook=bundle, code_temperature=0.0)

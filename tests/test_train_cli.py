@@ -45,7 +45,7 @@ def test_help_lists_the_paper_defaults(capsys):
     text = capsys.readouterr().out
     for default in ("--epochs", "(default: 20)", "1e-4", "5e-5", "(default: 4)", "--freeze-backbone", "--resume",
                     "--no-code-query", "--no-prior-branch", "--no-feature-distillation", "--no-spatial-attention",
-                    "--no-stage1", "NDHWC"):
+                    "--no-stage1", "NDHWC", "--code-temperature"):
         assert default in text
 
 
