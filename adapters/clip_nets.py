@@ -11,7 +11,7 @@ Which layer each gives (see shared/reference/backbones.md §0 and §5):
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Callable, Literal
 
 import torch
 from einops import rearrange
@@ -25,18 +25,29 @@ from codephys_plugin.adapters.networks.physnet import physnet_encode, physnet_he
 from codephys_plugin.adapters.networks.sspd import sspd_backbone, sspd_predict
 
 
-def _channels_first(steps: torch.Tensor) -> torch.Tensor:
-    return rearrange(steps, "b t c h w -> b c t h w")
+class ClipAdapter(Adapter):
+    """Shared by the clip networks: per-step inputs 'b t c h w' (their recipe's output, or a toolbox cache)
+    become the network's 'b c t h w'."""
+
+    input_layout = "b c t h w"
+    step_recipe: Callable[[torch.Tensor], torch.Tensor]
+    """'b (t+1) 3 h w' raw frames -> 'b t c h w' steps."""
+
+    def prepare(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.from_prepared(self.step_recipe(frames))
+
+    def from_prepared(self, clips: torch.Tensor) -> torch.Tensor:
+        return rearrange(clips, "b t c h w -> b c t h w")
 
 
-class PhysFormerAdapter(Adapter):
+class PhysFormerAdapter(ClipAdapter):
     """PhysFormer without its head. Input 'b 3 t 128 128' DiffNormalized frames, t divisible by 4.
 
     `gra_sharp` is the attention temperature the toolbox trains and tests with (2.0).
     """
 
-    input_layout = "b c t h w"
     frame_size = 128
+    step_recipe = staticmethod(diff_normalized)
 
     def __init__(self, model: nn.Module, *, level: Literal["frames", "tokens"] = "frames", gra_sharp: float = 2.0):
         super().__init__(model)
@@ -50,12 +61,6 @@ class PhysFormerAdapter(Adapter):
     def feature_channels(self) -> int:
         return self.model.patch_embedding.out_channels // (1 if self.level == "tokens" else 2)
 
-    def prepare(self, frames: torch.Tensor) -> torch.Tensor:
-        return _channels_first(diff_normalized(frames))
-
-    def from_prepared(self, clips: torch.Tensor) -> torch.Tensor:
-        return _channels_first(clips)
-
     def forward(self, inputs: torch.Tensor) -> FeatureMap:
         tokens, _ = physformer_tokens(self.model, inputs, self.gra_sharp)
         if self.level == "tokens":
@@ -67,21 +72,15 @@ class PhysFormerAdapter(Adapter):
         return physformer_head(self.model, physformer_frames(self.model, tokens))
 
 
-class PhysNetAdapter(Adapter):
+class PhysNetAdapter(ClipAdapter):
     """PhysNet without `poolspa` and `ConvBlock10`. Input 'b 3 t h w' DiffNormalized frames, t divisible by 4."""
 
-    input_layout = "b c t h w"
+    step_recipe = staticmethod(diff_normalized)
     head_modules = ("poolspa", "ConvBlock10")
 
     @property
     def feature_channels(self) -> int:
         return self.model.upsample2[0].out_channels
-
-    def prepare(self, frames: torch.Tensor) -> torch.Tensor:
-        return _channels_first(diff_normalized(frames))
-
-    def from_prepared(self, clips: torch.Tensor) -> torch.Tensor:
-        return _channels_first(clips)
 
     def forward(self, inputs: torch.Tensor) -> FeatureMap:
         return FeatureMap.from_spatial(physnet_encode(self.model, inputs)[0], layer="upsample2")
@@ -90,11 +89,11 @@ class PhysNetAdapter(Adapter):
         return physnet_head(self.model, physnet_encode(self.model, inputs)[0])
 
 
-class SSPDAdapter(Adapter):
+class SSPDAdapter(ClipAdapter):
     """SSPD (or SSPDL3) without its predictor. Input 'b 3 t 128 128' BGR frame residuals in pixel units, t even."""
 
-    input_layout = "b c t h w"
     frame_size = 128
+    step_recipe = staticmethod(bgr_residuals)
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__(model)
@@ -105,12 +104,6 @@ class SSPDAdapter(Adapter):
     @property
     def feature_channels(self) -> int:
         return self.model.backbone_step4.Conv_Layer1.out_channels
-
-    def prepare(self, frames: torch.Tensor) -> torch.Tensor:
-        return _channels_first(bgr_residuals(frames))
-
-    def from_prepared(self, clips: torch.Tensor) -> torch.Tensor:
-        return _channels_first(clips)
 
     def forward(self, inputs: torch.Tensor) -> FeatureMap:
         spatial, pooled = sspd_backbone(self.model, inputs)
