@@ -25,6 +25,7 @@ from codephys_plugin.bundle import BundleConfig, save_bundle
 from codephys_plugin.data.formats.csv_table import TIME_UNITS, CsvOptions
 from codephys_plugin.data.recording import RecordingError
 from codephys_plugin.data.sources import FORMATS, ReadOptions, iter_sources
+from codephys_plugin.data.splits import held_out_groups
 from codephys_plugin.data.synthetic_ppg import SyntheticPPGConfig, synthesize_recordings
 from codephys_plugin.encoder.signal_encoder import SignalCoderConfig
 from codephys_plugin.query.codebook import CodebookConfig
@@ -130,8 +131,7 @@ def split_by_group(recordings: list[PreparedRecording], fraction: float, seed: i
     if len(groups) < 2:
         raise RecordingError("inputs", f"need at least two recordings (or subjects) to split by recording, got {len(groups)}; "
                                        "pass --val")
-    order = np.random.default_rng(seed).permutation(len(groups))
-    held_out = {groups[i] for i in order[: max(1, round(fraction * len(groups)))]}
+    held_out = held_out_groups(groups, max(1, round(fraction * len(groups))), seed)
     return [r for r in recordings if r.group not in held_out], [r for r in recordings if r.group in held_out]
 
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Sequence
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
+from codephys_plugin.data.splits import held_out_groups
 from codephys_plugin.data.synthetic_video import SyntheticClipDataset, SyntheticVideoConfig
 from codephys_plugin.data.toolbox_clips import Layout, ToolboxClipDataset, find_toolbox_clips
 
@@ -87,8 +87,7 @@ def split_by_video(clips: ClipSet, fraction: float, seed: int) -> tuple[ClipSet,
         raise ValueError(f"split_by_video: need at least two videos to hold some out, got {len(videos)}")
     if not 0 < fraction < 1:
         raise ValueError(f"split_by_video: fraction must be in (0, 1), got {fraction}")
-    order = np.random.default_rng(seed).permutation(len(videos))
-    held_out = {videos[i] for i in order[: min(len(videos) - 1, max(1, round(fraction * len(videos))))]}
+    held_out = held_out_groups(videos, min(len(videos) - 1, max(1, round(fraction * len(videos)))), seed)
     train = [i for i, video in enumerate(clips.videos) if video not in held_out]
     val = [i for i, video in enumerate(clips.videos) if video in held_out]
     return clips.subset(train), clips.subset(val)
