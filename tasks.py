@@ -1,10 +1,15 @@
 """Set up the project's virtual environment (once) and run one of its jobs.
 
-    python3 tasks.py demo   # pretrain a small codebook on synthetic PPG and print its metrics
-    python3 tasks.py test   # run the test suite
+    python3 tasks.py demo            # pretrain a small codebook on synthetic PPG and print its metrics
+    python3 tasks.py test            # run the test suite
+    python3 tasks.py test --latest   # the same, against the newest releases instead of the lock
+    python3 tasks.py lock            # refresh requirements-lock.txt (needs the network)
 
-Only Python and pip are needed. The environment lives in `.venv` (or `$CODEPHYS_VENV`) and is
-reinstalled only when `pyproject.toml` changes, so a second call starts at once.
+Only Python and pip are needed. `demo` and `test` install the exact versions of
+`requirements-lock.txt` into `.venv` (or `$CODEPHYS_VENV`), so every machine runs the stack the
+README's figures were taken with; they reinstall only when `pyproject.toml`, the lock or the
+Python changes, so a second call starts at once. `--latest` uses a venv of its own
+(`.venv-latest`, or `$CODEPHYS_LATEST_VENV`), ignores the lock and upgrades on every call.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = Path(os.environ.get("CODEPHYS_VENV", ROOT / ".venv"))
-STAMP = VENV / ".codephys-install-stamp"
+LOCK = ROOT / "requirements-lock.txt"
+LOCK_PINS = ROOT / "requirements-lock.in"
+STAMP_NAME = ".codephys-install-stamp"
 
 JOBS = {
     "demo": ["-m", "codephys_plugin.pretrain"],
@@ -26,41 +32,98 @@ JOBS = {
 }
 
 
-def _venv_python() -> Path:
-    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+def _venv_python(env: Path) -> Path:
+    return env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _create(env: Path) -> Path:
+    python = _venv_python(env)
+    if not python.exists():
+        print(f"[tasks] creating virtual environment in {env}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(env)
+    return python
+
+
+def _pip(python: Path) -> list[str]:
+    return [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
 
 
 def _install_fingerprint() -> str:
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
+    """What decides whether the locked venv is current: the project, the lock and the interpreter."""
+    digest = hashlib.sha256()
+    for path in (ROOT / "pyproject.toml", LOCK):
+        digest.update(path.read_bytes())
     digest.update(sys.version.encode())
     digest.update(str(ROOT).encode())
     return digest.hexdigest()
 
 
-def ensure_environment() -> Path:
-    """Create the venv and install the package with its dev extras unless already up to date."""
-    python = _venv_python()
-    if not python.exists():
-        print(f"[tasks] creating virtual environment in {VENV}", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
+def locked_environment() -> Path:
+    """The venv with exactly the lock's versions and the package installed editable."""
+    env = Path(os.environ.get("CODEPHYS_VENV", ROOT / ".venv"))
+    python = _create(env)
+    stamp = env / STAMP_NAME
     fingerprint = _install_fingerprint()
-    if STAMP.exists() and STAMP.read_text() == fingerprint:
+    if stamp.exists() and stamp.read_text() == fingerprint:
         return python
-    print("[tasks] installing codephys-plugin and its dependencies (first run takes a few minutes)", flush=True)
-    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    print(f"[tasks] installing the locked dependencies ({LOCK.name}); the first run takes a few minutes", flush=True)
+    stamp.unlink(missing_ok=True)
+    pip = _pip(python)
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
-    STAMP.write_text(fingerprint)
+    subprocess.run([*pip, "-r", str(LOCK)], check=True)
+    subprocess.run([*pip, "--no-deps", "-e", f"{ROOT}[dev]"], check=True)
+    # The lock must satisfy pyproject's ranges: a dependency added there but not locked fails here.
+    subprocess.run([str(python), "-m", "pip", "check"], check=True)
+    stamp.write_text(fingerprint)
     return python
 
 
+def latest_environment() -> Path:
+    """A separate venv upgraded to the newest releases pyproject admits, to find breakage early."""
+    env = Path(os.environ.get("CODEPHYS_LATEST_VENV", ROOT / ".venv-latest"))
+    python = _create(env)
+    print("[tasks] upgrading to the newest releases (the lock is ignored)", flush=True)
+    pip = _pip(python)
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "--upgrade", "--upgrade-strategy", "eager", "-e", f"{ROOT}[dev]"], check=True)
+    _print_versions(python)
+    return python
+
+
+def _print_versions(python: Path) -> None:
+    names = "torch torchvision triton numpy scipy timm einops safetensors hypothesis pytest"
+    script = (
+        "import importlib.metadata as m\n"
+        f"for name in {names.split()!r}:\n"
+        "    try: print(f'[tasks]   {name} {m.version(name)}')\n"
+        "    except m.PackageNotFoundError: print(f'[tasks]   {name} not installed')\n"
+    )
+    subprocess.run([str(python), "-c", script], check=True)
+
+
+def refresh_lock() -> int:
+    """Re-resolve the lock for every platform with uv, keeping the pins of requirements-lock.in."""
+    tools = _create(ROOT / ".venv-lock")
+    subprocess.run([*_pip(tools), "--upgrade", "uv"], check=True)
+    command = [
+        str(tools), "-m", "uv", "pip", "compile", "pyproject.toml", "--extra", "dev",
+        "--universal", "--python-version", "3.10", "--constraint", LOCK_PINS.name,
+        "--upgrade", "--output-file", LOCK.name,
+    ]
+    return subprocess.run(command, cwd=ROOT).returncode
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["lock"]:
+        return refresh_lock()
     if not argv or argv[0] not in JOBS:
         print(__doc__, file=sys.stderr)
         return 2
-    python = ensure_environment()
-    command = [str(python), *JOBS[argv[0]], *argv[1:]]
-    return subprocess.run(command, cwd=ROOT).returncode
+    job, rest = argv[0], argv[1:]
+    latest = "--latest" in rest
+    rest = [arg for arg in rest if arg != "--latest"]
+    python = latest_environment() if latest else locked_environment()
+    return subprocess.run([str(python), *JOBS[job], *rest], cwd=ROOT).returncode
 
 
 if __name__ == "__main__":

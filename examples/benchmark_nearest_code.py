@@ -86,10 +86,10 @@ def benchmark(device: torch.device, rows: int, num_codes: int, dim: int, repeats
 
 def format_row(row: Row) -> str:
     naive = "skipped" if row.naive_ms is None else f"{row.naive_ms:10.2f}"
-    naive_ratio = "   -" if row.naive_ms is None else f"{row.naive_ms / row.ours_ms:6.1f}x"
+    naive_ratio = "   -" if row.naive_ms is None else f"{row.naive_ms / row.ours_ms:6.3g}x"
     return (
         f"{row.device:6s} {row.rows:>9,d} {row.codes:>5d} {row.ours_ms:10.2f} {row.cdist_ms:10.2f} {naive:>10s} "
-        f"{row.cdist_ms / row.ours_ms:8.1f}x {naive_ratio:>8s} {row.mismatches:>10d}"
+        f"{row.cdist_ms / row.ours_ms:8.3g}x {naive_ratio:>8s} {row.mismatches:>10d}"
     )
 
 

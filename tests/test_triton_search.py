@@ -7,20 +7,34 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.helpers.exact_ties import exact_tie_case
+
 pytest.importorskip("triton")
 
 HELPER = Path(__file__).parent / "helpers" / "triton_interpreted_search.py"
 
 
-def _case(rows, num_codes, dim, *, seed, dtype=torch.float32, duplicate_codes=False):
+def _case(rows, num_codes, dim, *, seed, dtype=torch.float32):
     generator = torch.Generator().manual_seed(seed)
-    codes = torch.randn(num_codes, dim, generator=generator)
-    if duplicate_codes:
-        codes = torch.cat([codes, codes, codes[:1]])
-        z = codes[torch.arange(rows) % num_codes] + 1e-3 * torch.randn(rows, dim, generator=generator)
-    else:
-        z = torch.randn(rows, dim, generator=generator)
+    codes = torch.randn(num_codes, dim, generator=generator, dtype=torch.float64)
+    z = torch.randn(rows, dim, generator=generator, dtype=torch.float64)
     return z.to(dtype), codes.to(dtype)
+
+
+def _tie_case(unique_codes, rows, *, seed, dtype=torch.float32):
+    z, codes, expected = exact_tie_case(unique_codes, 16, rows, seed=seed)
+    return z.to(dtype), codes.to(dtype), expected
+
+
+# 30 unique codes (61 with their repeats) fit one 64-code tile, so ties are decided inside a tile
+# (tl.min's left tie-break); with 100, the repeats of codes 28-99 lie in the second 128-code tile,
+# so ties are decided between tiles (the strict `<` of the running minimum).
+TIES = {
+    "exact_ties": _tie_case(30, 90, seed=6),
+    "exact_ties_across_tiles": _tie_case(100, 300, seed=9),
+    "exact_ties_fp16": _tie_case(100, 300, seed=10, dtype=torch.float16),
+    "exact_ties_bf16": _tie_case(100, 300, seed=11, dtype=torch.bfloat16),
+}
 
 
 CASES = {
@@ -30,10 +44,9 @@ CASES = {
     "codes_span_several_tiles": _case(200, 300, 64, seed=3),
     "small_dim_padded": _case(130, 10, 5, seed=4),
     "dim_not_power_of_two": _case(77, 100, 48, seed=5),
-    "exact_ties": _case(90, 30, 16, seed=6, duplicate_codes=True),
-    "exact_ties_across_tiles": _case(300, 100, 16, seed=9, duplicate_codes=True),
     "fp16_inputs": _case(500, 64, 64, seed=7, dtype=torch.float16),
     "bf16_inputs": _case(500, 64, 64, seed=8, dtype=torch.bfloat16),
+    **{name: (z, codes) for name, (z, codes, _) in TIES.items()},
 }
 
 
@@ -71,9 +84,11 @@ def test_kernel_matches_float64_brute_force(kernel_results, name):
     assert torch.equal(indices[unique], dist.argmin(dim=1)[unique])
 
 
-@pytest.mark.parametrize("name, unique_codes", [("exact_ties", 30), ("exact_ties_across_tiles", 100)])
-def test_kernel_breaks_exact_ties_to_the_lowest_index(kernel_results, name, unique_codes):
-    z, _ = CASES[name]
-    indices, _ = kernel_results[name]
-    assert int(indices.max()) < unique_codes, "a duplicate of an earlier code was chosen"
-    assert torch.equal(indices, torch.arange(z.shape[0]) % unique_codes)
+@pytest.mark.parametrize("name", sorted(TIES))
+def test_kernel_breaks_exact_ties_to_the_lowest_index(kernel_results, name):
+    z, codes, expected = TIES[name]
+    indices, distances = kernel_results[name]
+    unique_codes = (codes.shape[0] - 1) // 2
+    assert int(indices.max()) < unique_codes, "a repeat of an earlier code was chosen"
+    assert torch.equal(indices, expected)
+    assert torch.equal(distances.double(), _brute_force(z, codes).min(dim=1).values)

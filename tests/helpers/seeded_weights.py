@@ -7,7 +7,9 @@ Scales keep activations away from saturation so that a wrong layer order shows u
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -40,5 +42,18 @@ def fill_seeded(module: nn.Module, seed: int = 0) -> nn.Module:
     return module
 
 
-def seeded_input(shape: tuple[int, ...], seed: int = 1) -> torch.Tensor:
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+def seeded_input(shape: tuple[int, ...], seed: int = 1, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Drawn in float64, whose CPU sampler is scalar code: float32 `randn` takes a vectorised path
+    on AVX2 machines and gives other values elsewhere."""
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).to(dtype)
+
+
+@contextlib.contextmanager
+def float64_defaults() -> Iterator[None]:
+    """Build and run models in float64, tensors they create internally included."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
