@@ -135,8 +135,8 @@ GOLDEN_CASES = {
 # AVX2 and default kernels (the sum of ~1e5 products is exact to ~1e-16 relative, and these 10-30
 # layer networks, with batch norms of var ≥ 0.5, tanh/sigmoid gates and softmax attention, grow it
 # at most ~1e3-fold). A tolerance of 1e-9 of the scale leaves a margin of ~1e4 on any CPU, and stays
-# far below real mistakes: doubling a single BatchNorm's ε (1e-5 -> 2e-5) already moves an output
-# by ≥ 8e-8 of its scale; a wrong layer order, padding or gate moves it by ≥ 1e-3.
+# far below real mistakes: doubling a single BatchNorm's ε (1e-5 -> 2e-5), about the smallest one
+# could make, already moves an output by ≥ 8e-8 of its scale.
 GOLDEN_RELATIVE_TOLERANCE = 1e-9
 
 
