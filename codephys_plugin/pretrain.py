@@ -28,6 +28,7 @@ from codephys_plugin.data.sources import FORMATS, ReadOptions, iter_sources
 from codephys_plugin.data.splits import held_out_groups
 from codephys_plugin.data.synthetic_ppg import SyntheticPPGConfig, synthesize_recordings
 from codephys_plugin.encoder.signal_encoder import SignalCoderConfig
+from codephys_plugin.heart_rate.band_option import add_hr_band_option, checked_hr_band
 from codephys_plugin.query.codebook import CodebookConfig
 from codephys_plugin.training.distributed import DistributedContext, run_in_process_group
 from codephys_plugin.training.prepare import PreparedRecording, prepare_recording, to_label_form
@@ -45,11 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("inputs", nargs="*", help="files, folders or globs of PPG labels (none: synthetic PPG); "
                         "'INPUT@COLUMN' picks a CSV column for that input")
     data = parser.add_argument_group("reading")
-    data.add_argument("--format", choices=FORMATS, default="auto", help="file format (default: auto, from names)")
+    data.add_argument("--format", choices=FORMATS, default="auto",
+                      help="format of the training inputs (default: auto, from each file's name)")
     data.add_argument("--column", help="CSV column holding the PPG (name, or 0-based index without header)")
     data.add_argument("--time-column", help="CSV column with sample times; the signal is resampled on them")
     data.add_argument("--time-unit", choices=sorted(TIME_UNITS), default="ms", help="unit of --time-column (default: ms)")
-    data.add_argument("--fs", type=float, help="sampling rate (Hz) of inputs without timestamps (npy, toolbox caches)")
+    data.add_argument("--fs", type=float, help="sampling rate (Hz) of inputs without timestamps (npy, toolbox caches, "
+                                               "CSV without --time-column); timestamped files use their own stamps")
     data.add_argument("--npz-key", help="array to read from .npz archives holding several")
     data.add_argument("--toolbox-labels", choices=["derivative", "waveform"], default="derivative",
                       help="what toolbox *_label*.npy caches hold: DiffNormalized derivatives or waveforms "
@@ -58,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="skip unusable recordings with a warning (counted in the report) instead of stopping")
     split = parser.add_argument_group("validation split (always by recording, never by window)")
     split.add_argument("--val", nargs="+", default=[], metavar="INPUT", help="validation inputs (same syntax)")
+    split.add_argument("--val-format", choices=FORMATS, default="auto",
+                       help="format of the --val inputs (default: auto, from each file's name)")
     split.add_argument("--val-fraction", type=float, default=0.2,
                        help="share of recordings (by subject where known) held out when --val is not given (default: 0.2)")
     windows = parser.add_argument_group("processing")
@@ -93,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     output = parser.add_argument_group("output")
     output.add_argument("--hr-window", type=float, default=30.0,
                         help="seconds per HR estimate in the report, 0 for whole recordings (default: 30)")
+    add_hr_band_option(output)
     output.add_argument("--out", type=Path, default=Path("codephys_codebook"),
                         help="bundle to write: a directory, or a single file if it ends in .safetensors "
                              "(default: codephys_codebook)")
@@ -104,24 +110,45 @@ class PreparedData:
     train: list[PreparedRecording]
     val: list[PreparedRecording]
     skipped: list[str]
+    repaired: list[str] = dataclasses.field(default_factory=list)
 
 
-def read_options(args: argparse.Namespace) -> ReadOptions:
+def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse contradictory or invalid options before anything is read or trained."""
+    if args.val and not args.inputs:
+        parser.error("--val needs training inputs: without inputs the run trains and validates on synthetic PPG; "
+                     "name the training files, or drop --val")
+    try:
+        args.hr_band = checked_hr_band(args.hr_band, args.target_fs)
+    except ValueError as error:
+        parser.error(str(error))
+
+
+def read_options(args: argparse.Namespace, file_format: str) -> ReadOptions:
     csv = CsvOptions(column=args.column, time_column=args.time_column, time_unit=args.time_unit)
-    return ReadOptions(format=args.format, csv=csv, fs=args.fs, npz_key=args.npz_key, toolbox_form=args.toolbox_labels)
+    return ReadOptions(format=file_format, csv=csv, fs=args.fs, npz_key=args.npz_key, toolbox_form=args.toolbox_labels)
 
 
-def prepare_inputs(inputs: list[str], args: argparse.Namespace, config: WindowConfig, skipped: list[str]) -> list[PreparedRecording]:
-    """Read and prepare recordings one at a time; bad ones stop the run or, with --skip-bad, are counted."""
+def prepare_inputs(
+    inputs: list[str], file_format: str, args: argparse.Namespace, config: WindowConfig, data: PreparedData
+) -> list[PreparedRecording]:
+    """Read and prepare recordings one at a time; bad ones stop the run or, with --skip-bad, are
+    counted in `data.skipped`; repaired ones are listed in `data.repaired`."""
     prepared = []
-    for source in iter_sources(inputs, read_options(args)):
+    for source in iter_sources(inputs, read_options(args, file_format)):
         try:
-            prepared.append(prepare_recording(source(), config, args.label_form))
+            recording = prepare_recording(source(), config, args.label_form)
         except RecordingError as error:
             if not args.skip_bad:
                 raise
             warnings.warn(f"skipping {error}", stacklevel=1)
-            skipped.append(str(error))
+            data.skipped.append(str(error))
+            continue
+        if recording.merged_repeats:
+            repair = f"{recording.name}: {recording.merged_repeats} repeated timestamp(s), their samples averaged"
+            warnings.warn(repair, stacklevel=1)
+            data.repaired.append(repair)
+        prepared.append(recording)
     return prepared
 
 
@@ -138,15 +165,17 @@ def split_by_group(recordings: list[PreparedRecording], fraction: float, seed: i
 def load_data(args: argparse.Namespace, config: WindowConfig) -> PreparedData:
     if not args.inputs:
         return synthetic_data(args, config)
-    skipped: list[str] = []
-    train = prepare_inputs(args.inputs, args, config, skipped)
+    data = PreparedData([], [], [])
+    data.train = prepare_inputs(args.inputs, args.format, args, config, data)
     if args.val:
-        val = prepare_inputs(args.val, args, config, skipped)
+        data.val = prepare_inputs(args.val, args.val_format, args, config, data)
     else:
-        train, val = split_by_group(train, args.val_fraction, args.seed)
-    if not train or not val:
-        raise RecordingError("inputs", f"{len(train)} training and {len(val)} validation recordings remain; need both")
-    return PreparedData(train, val, skipped)
+        data.train, data.val = split_by_group(data.train, args.val_fraction, args.seed)
+    if not data.train or not data.val:
+        raise RecordingError(
+            "inputs", f"{len(data.train)} training and {len(data.val)} validation recordings remain; need both"
+        )
+    return data
 
 
 def synthetic_data(args: argparse.Namespace, config: WindowConfig) -> PreparedData:
@@ -203,7 +232,7 @@ def run(args: argparse.Namespace, context: DistributedContext) -> int:
         return 0
     report, examples = evaluate_reconstruction(
         model, [(r.name, r.segments) for r in data.val], windows, label_form=args.label_form,
-        hr_window_s=args.hr_window, skipped=data.skipped
+        hr_window_s=args.hr_window, hr_band_hz=args.hr_band, skipped=data.skipped, repaired=data.repaired
     )
     say(format_report(report))
     bundle = save_bundle(args.out, model.cpu(), bundle_config)
@@ -215,7 +244,9 @@ def run(args: argparse.Namespace, context: DistributedContext) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_options(parser, args)
     return run_in_process_group("codephys-pretrain", lambda context: run(args, context), (RecordingError,))
 
 

@@ -19,7 +19,6 @@ import argparse
 import ast
 import dataclasses
 import importlib
-import json
 import os
 import sys
 from pathlib import Path
@@ -30,6 +29,7 @@ from torch import nn
 
 import codephys_plugin.adapters  # noqa: F401  (registers the networks with timm)
 from codephys_plugin._atomic import write_atomically
+from codephys_plugin._json import format_undefined, strict_json
 from codephys_plugin.adapters.checkpoint import CheckpointError, load_checkpoint
 from codephys_plugin.bundle import load_bundle
 from codephys_plugin.code_query_head import Ablation, CodeQueryHead
@@ -37,6 +37,7 @@ from codephys_plugin.data.clip_sets import ClipSet, split_by_video, synthetic_cl
 from codephys_plugin.data.synthetic_video import SyntheticVideoConfig
 from codephys_plugin.data.toolbox_clips import AXES
 from codephys_plugin.encoder.video_encoder import VideoEncoderConfig
+from codephys_plugin.heart_rate.band_option import add_hr_band_option, checked_hr_band
 from codephys_plugin.losses.stage2 import CODE_WEIGHT, PHYSIOLOGICAL_WEIGHT
 from codephys_plugin.training.distributed import DistributedContext, run_in_process_group
 from codephys_plugin.training.stage2 import Stage2EpochSummary, Stage2TrainingConfig, best_epoch, train_stage2
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"weight of L_code' + L_code'^ppg (default: {CODE_WEIGHT:g})")
     train.add_argument("--select-by", choices=["mae", "loss"], default="mae",
                        help="best epoch by validation HR MAE or validation loss (default: mae)")
+    add_hr_band_option(train)
     train.add_argument("--seed", type=int, default=0, help="(default: 0)")
     train.add_argument("--workers", type=int, default=0, help="DataLoader workers (default: 0)")
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -164,11 +166,12 @@ def load_clips(args: argparse.Namespace, head: CodeQueryHead) -> tuple[ClipSet, 
     return split_by_video(train, args.val_fraction, args.seed)
 
 
-def training_config(args: argparse.Namespace) -> Stage2TrainingConfig:
+def training_config(args: argparse.Namespace, fs: float) -> Stage2TrainingConfig:
     return Stage2TrainingConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, alpha=args.alpha,
         beta=args.beta, seed=args.seed, select_by=args.select_by, checkpoint=args.out / "checkpoint.pt",
         best=args.out / "best.safetensors", progress=not args.no_progress, workers=args.workers,
+        hr_band_hz=checked_hr_band(args.hr_band, fs),
     )
 
 
@@ -177,7 +180,8 @@ def format_epoch(summary: Stage2EpochSummary, epochs: int) -> str:
     return (
         f"  epoch {summary.epoch:2d}/{epochs}  loss {summary.loss:.4f} (phy {summary.physiological:.3f} "
         f"code {summary.code:.3f} code_ppg {summary.code_ppg:.3f} distill {summary.distill:.3f})  "
-        f"val loss {summary.val_loss:.4f}  HR MAE {val['mae']:.2f} RMSE {val['rmse']:.2f} r {val['pearson']:.3f} "
+        f"val loss {summary.val_loss:.4f}  HR MAE {val['mae']:.2f} RMSE {val['rmse']:.2f} "
+        f"r {format_undefined(val['pearson'], '.3f', 'constant HRs')} "
         f"SNR {val['snr_db']:.1f} dB over {val['videos']} videos"
         + (f" ({val['failed']} unmeasurable)" if val["failed"] else "")
         + f"  {summary.seconds:.1f} s" + ("  *best*" if summary.best else "")
@@ -187,23 +191,25 @@ def format_epoch(summary: Stage2EpochSummary, epochs: int) -> str:
 def run(args: argparse.Namespace, context: DistributedContext) -> int:
     torch.manual_seed(args.seed)
     head = build_head(args)
+    config = training_config(args, head.config.fs)
     train, val = load_clips(args, head)
-    config = training_config(args)
     say = print if context.is_main else (lambda *a, **k: None)
     say(f"Stage II: {args.backbone} via {type(head.adapter).__name__}, {len(train)} training / {len(val)} validation "
         f"clips of T={head.config.window} at {head.config.fs:g} Hz, "
-        f"{'frozen' if args.freeze_backbone else 'fine-tuned'} backbone, {context.world_size} process(es)")
+        f"{'frozen' if args.freeze_backbone else 'fine-tuned'} backbone, {context.world_size} process(es); "
+        f"validation HR by FFT peak in {config.hr_band_hz[0]:g}-{config.hr_band_hz[1]:g} Hz")
     history = train_stage2(
         head, train, val, config, context=context, resume_from=config.checkpoint if args.resume else None,
         on_epoch=lambda summary: say(format_epoch(summary, config.epochs), flush=True),
     )
     if not context.is_main:
         return 0
-    payload = json.dumps([dataclasses.asdict(summary) for summary in history], indent=2).encode()
+    payload = strict_json([dataclasses.asdict(summary) for summary in history], indent=2).encode()
     write_atomically(args.out / "history.json", lambda stream: stream.write(payload))
     best = best_epoch(history)
     say(f"best epoch {best.epoch}: validation HR MAE {best.val['mae']:.2f} bpm, RMSE {best.val['rmse']:.2f}, "
-        f"r {best.val['pearson']:.3f}; head weights in {config.best}, history in {args.out / 'history.json'}")
+        f"r {format_undefined(best.val['pearson'], '.3f', 'constant HRs')} (HR band {config.hr_band_hz[0]:g}-"
+        f"{config.hr_band_hz[1]:g} Hz); head weights in {config.best}, history in {args.out / 'history.json'}")
     return 0
 
 

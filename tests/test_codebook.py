@@ -50,7 +50,15 @@ def test_logits_rank_codes_like_the_search_and_scale_with_temperature(generator)
     z = _tokens(generator)
     logits = codebook.logits(z)
     assert logits.shape == (4, 10, 16)
-    assert torch.equal(logits.argmax(-1), codebook(z).indices)
+    indices = codebook(z).indices
+    # The logits and the search round differently (z@cᵀ here, addmm there): on a near-tie either
+    # code may win, so the argmax must agree wherever the runner-up trails by more than rounding.
+    top2 = logits.topk(2, dim=-1).values
+    clear = (top2[..., 0] - top2[..., 1]) > 1e-4
+    assert bool(clear.float().mean() > 0.9)
+    assert torch.equal(logits.argmax(-1)[clear], indices[clear])
+    chosen = logits.gather(-1, indices[..., None]).squeeze(-1)
+    torch.testing.assert_close(chosen, top2[..., 0], rtol=0, atol=1e-4)
     sq_dist = ((z[..., None, :] - codebook.codes.detach()) ** 2).sum(-1)
     torch.testing.assert_close(logits, -sq_dist / 2.0, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(codebook.logits(z, temperature=1.0), -sq_dist, rtol=1e-4, atol=1e-4)

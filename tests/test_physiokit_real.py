@@ -5,12 +5,12 @@ with timestamps: the reconstruction must keep the waveform (r >= 0.99) and the h
 (MAE <= 0.2 bpm against the original's).
 """
 
-import json
 from pathlib import Path
 
 import pytest
 
 from codephys_plugin.pretrain import main
+from tests.helpers.strict_json import read_strict_json
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "physiokit"
 
@@ -27,7 +27,7 @@ def test_codebook_from_finger_ppg_reconstructs_held_out_and_ear_ppg(tmp_path, ca
         "--out", str(out), "--no-progress",
     ])
     assert code == 0, capsys.readouterr().err
-    report = json.loads(out.with_suffix(".report.json").read_text())
+    report = read_strict_json(out.with_suffix(".report.json"))
     assert len(report["recordings"]) == 20 and report["skipped"] == []
     assert report["waveform_r"] >= 0.99
     assert report["hr"]["mae"] <= 0.2

@@ -1,10 +1,13 @@
 """Every input format, read and prepared end to end on fixtures with a known heart rate."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from codephys_plugin.data.formats.csv_table import CsvOptions
-from codephys_plugin.data.recording import RecordingError
+from codephys_plugin.data.recording import Recording, RecordingError
+from codephys_plugin.data.resample import MIN_GAP_S, merge_repeated_times, timestamps_of
 from codephys_plugin.data.sources import ReadOptions, detect_format, iter_sources
 from codephys_plugin.heart_rate import hr_fft, prepare_for_hr
 from codephys_plugin.training.prepare import prepare_recording
@@ -56,6 +59,51 @@ def test_a_gap_in_the_timestamps_splits_the_recording(tmp_path):
     assert len(prepared.segments) == 2
     durations = [s.size / WINDOWS.fs for s in prepared.segments]
     assert sum(durations) == pytest.approx(40.0, abs=1.5), "the gap itself must not be filled in"
+
+
+def test_a_repeated_timestamp_is_merged_and_counted(tmp_path):
+    """UBFC-rPPG subject 1 writes 16.75 s twice; the two samples become one, and the count is kept."""
+    times = ppg_files.camera_clock_times(2560, ppg_files.SENSOR_FS, repeat_at=495)
+    (recording,) = read_all([ppg_files.write_ubfc2(tmp_path / "subject1", 84.0, times=times)])
+    hr, prepared = prepared_hr(recording)
+    assert prepared.merged_repeats == 1
+    assert len(prepared.segments) == 1
+    assert hr == pytest.approx(84.0, abs=2.0)
+
+
+def test_merged_repeats_average_their_samples():
+    times, values, merged = merge_repeated_times(np.array([0.0, 1.0, 1.0, 1.0, 2.0]), np.array([5.0, 1.0, 2.0, 6.0, 7.0]))
+    np.testing.assert_array_equal(times, [0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(values, [5.0, 3.0, 7.0])
+    assert merged == 2
+
+
+def test_camera_clock_jitter_is_not_a_gap_but_half_a_second_missing_is(tmp_path):
+    stalled = ppg_files.camera_clock_times(2560, ppg_files.SENSOR_FS, stall_at=1000)
+    (recording,) = read_all([ppg_files.write_ubfc2(tmp_path / "jitter", 70.0, times=stalled)])
+    assert len(prepare_recording(recording, WINDOWS, "waveform").segments) == 1, "a 0.22-s stall split it"
+    gapped = ppg_files.jittered_times(2560, ppg_files.SENSOR_FS, gap_at=1400, gap_s=MIN_GAP_S + 0.05)
+    (recording,) = read_all([ppg_files.write_ubfc2(tmp_path / "gap", 70.0, times=gapped)])
+    assert len(prepare_recording(recording, WINDOWS, "waveform").segments) == 2
+
+
+def test_rate_check_uses_the_clock_duration_not_the_median_step(tmp_path):
+    """A camera clock at 64 Hz whose median step says 57.5 Hz agrees with fs=64 and contradicts 57.5."""
+    times = ppg_files.camera_clock_times(2560, ppg_files.SENSOR_FS)
+    values = ppg_files.sensor_ppg(70.0)
+    assert 1 / np.median(np.diff(times)) < 0.92 * ppg_files.SENSOR_FS
+    timestamps_of(Recording("clock", tmp_path, values, timestamps_s=times, fs=ppg_files.SENSOR_FS))
+    with pytest.raises(RecordingError, match="timestamps imply 64.00 Hz but 57.5 Hz was given"):
+        timestamps_of(Recording("clock", tmp_path, values, timestamps_s=times, fs=57.5))
+
+
+def test_fs_is_for_inputs_without_timestamps(tmp_path):
+    """--fs given for toolbox caches in the same run must not be applied to a timestamped UBFC file."""
+    ubfc = ppg_files.write_ubfc2(tmp_path / "s1", 84.0, times=ppg_files.camera_clock_times(2560, ppg_files.SENSOR_FS))
+    csv = ppg_files.write_csv(tmp_path / "P1.csv", 78.0)
+    ubfc_recording, csv_recording = read_all([ubfc, csv], replace(PHYSIOKIT_CSV, fs=30.0))
+    assert ubfc_recording.fs is None and csv_recording.fs is None
+    assert prepared_hr(ubfc_recording)[0] == pytest.approx(84.0, abs=2.0)
 
 
 def test_ubfc1_gtdump(tmp_path):
@@ -125,7 +173,6 @@ BAD_INPUTS = {
         "flat-lined sensor",
     ),
     "missing fs": (lambda d: np.save(d / "m.npy", ppg_files.sensor_ppg(70.0)), "m.npy", ReadOptions(), "pass --fs"),
-    "contradictory fs": (lambda d: ppg_files.write_ubfc2(d / "c", 70.0), "c/ground_truth.txt", ReadOptions(fs=30.0), "contradictory sampling rates"),
     "empty ubfc": (lambda d: (d / "x").mkdir() or (d / "x" / "ground_truth.txt").write_text(""), "x/ground_truth.txt", ReadOptions(), "empty file"),
     "truncated ubfc": (
         lambda d: (d / "y").mkdir() or (d / "y" / "ground_truth.txt").write_text("1 2 3\n70 70 70\n0.0 0.03\n"),
@@ -134,11 +181,17 @@ BAD_INPUTS = {
         "3 PPG samples but 2 timestamps",
     ),
     "truncated pure": (lambda d: (d / "p.json").write_text('{"/FullPackage": [{"Timestamp": 1,'), "p.json", ReadOptions(), "invalid JSON"),
-    "non-increasing timestamps": (
-        lambda d: (d / "z").mkdir() or (d / "z" / "ground_truth.txt").write_text("1 2 3 4\n7 7 7 7\n0.0 0.1 0.1 0.2\n"),
+    "timestamps going backwards": (
+        lambda d: (d / "z").mkdir() or (d / "z" / "ground_truth.txt").write_text("1 2 3 4\n7 7 7 7\n0.0 0.1 0.05 0.2\n"),
         "z/ground_truth.txt",
         ReadOptions(),
-        "not strictly increasing",
+        r"timestamps go backwards \(sample 2: 0.1 -> 0.05\)",
+    ),
+    "one timestamp for all samples": (
+        lambda d: (d / "w").mkdir() or (d / "w" / "ground_truth.txt").write_text("1 2 3\n7 7 7\n4.0 4.0 4.0\n"),
+        "w/ground_truth.txt",
+        ReadOptions(),
+        "all 3 timestamps are the same",
     ),
     "object array": (lambda d: np.save(d / "o.npy", np.array([{"a": 1}], dtype=object)), "o.npy", ReadOptions(fs=30.0), "cannot read array"),
     "missing file": (lambda d: None, "nothing_here.csv", PHYSIOKIT_CSV, "no such file"),

@@ -1,4 +1,3 @@
-import json
 import subprocess
 import sys
 
@@ -6,6 +5,7 @@ import pytest
 
 from codephys_plugin.bundle import load_bundle
 from codephys_plugin.pretrain import main
+from tests.helpers.strict_json import read_strict_json
 
 
 def test_help_lists_every_option():
@@ -30,7 +30,7 @@ def test_tiny_synthetic_run_prints_metrics_and_writes_bundle_and_report(capsys, 
     assert "waveform Pearson r" in out and "HR MAE" in out and "perplexity" in out
     bundle = load_bundle(tmp_path / "codebook")
     assert bundle.config.num_codes == 8 and bundle.config.window == 160
-    report = json.loads((tmp_path / "codebook" / "report.json").read_text())
+    report = read_strict_json(tmp_path / "codebook" / "report.json")
     assert len(report["recordings"]) == 2 and report["skipped"] == []
     assert (tmp_path / "codebook" / "report.png").stat().st_size > 10_000
 

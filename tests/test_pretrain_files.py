@@ -1,6 +1,5 @@
 """codephys-pretrain on files: skip-bad accounting, errors, resume, and torchrun."""
 
-import json
 import os
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from codephys_plugin.encoder import SignalCoderConfig
 from codephys_plugin.pretrain import main
 from codephys_plugin.query import CodebookConfig
 from codephys_plugin.training.stage1 import Stage1TrainingConfig, train_stage1
+from tests.helpers.strict_json import read_strict_json
 from tests.helpers import ppg_files
 
 SMALL_MODEL = ["--num-codes", "8", "--dim", "8", "--epochs", "2", "--no-progress"]
@@ -36,7 +36,7 @@ def test_skip_bad_skips_with_a_warning_and_counts_in_the_report(tmp_path, capsys
     assert "broken.csv" in capsys.readouterr().err
     with pytest.warns(UserWarning, match="broken.csv"):
         assert main([*args, "--skip-bad"]) == 0
-    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    report = read_strict_json(tmp_path / "b" / "report.json")
     assert len(report["skipped"]) == 1 and "NaN" in report["skipped"][0]
     assert "skipped recordings       1" in capsys.readouterr().out
 
@@ -45,12 +45,53 @@ def test_split_is_by_recording_and_needs_two(tmp_path, capsys):
     data = physiokit_like_folder(tmp_path / "data", count=5)
     assert main([str(data), "--column", "PPG Finger", "--time-column", "arduino_ts", *SMALL_MODEL,
                  "--out", str(tmp_path / "b")]) == 0
-    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    report = read_strict_json(tmp_path / "b" / "report.json")
     assert [r["name"] for r in report["recordings"]] == ["P2.csv[PPG Finger]"]
     single = physiokit_like_folder(tmp_path / "one", count=1)
     assert main([str(single), "--column", "PPG Finger", "--time-column", "arduino_ts", *SMALL_MODEL,
                  "--out", str(tmp_path / "c")]) == 2
     assert "at least two recordings" in capsys.readouterr().err
+
+
+def test_toolbox_caches_and_a_real_camera_clock_in_one_run(tmp_path, capsys):
+    """Caches need --fs; the UBFC file beside them keeps its own jittery clock (true rate 64 Hz,
+    1/median 57 Hz) and its repeated stamp is merged, warned about and listed in the report."""
+    cache = tmp_path / "cache"
+    for video, hr in (("subject3", 66.0), ("subject4", 80.0), ("subject5", 95.0)):
+        ppg_files.write_toolbox_chunks(cache, video, hr)
+    times = ppg_files.camera_clock_times(2560, ppg_files.SENSOR_FS, repeat_at=495, stall_at=1000)
+    ubfc = ppg_files.write_ubfc2(tmp_path / "ubfc" / "subject1", 84.0, times=times)
+    with pytest.warns(UserWarning, match="subject1/ground_truth.txt: 1 repeated timestamp"):
+        code = main([str(cache), "--format", "toolbox", "--fs", "30", "--val", str(ubfc.parent.parent),
+                     "--hr-window", "0", *SMALL_MODEL, "--out", str(tmp_path / "b")])
+    out = capsys.readouterr().out
+    assert code == 0
+    report = read_strict_json(tmp_path / "b" / "report.json")
+    assert report["repaired"] == ["subject1/ground_truth.txt: 1 repeated timestamp(s), their samples averaged"]
+    (recording,) = report["recordings"]
+    assert recording["hr_original_bpm"] == [pytest.approx(84.0, abs=2.0)]
+    assert report["hr"]["pearson"] is None, "one HR window has no correlation: null, not NaN"
+    assert "HR Pearson r             undefined (the HRs are constant or too few)" in out
+    assert "repaired recordings      1" in out and "FFT peak in 0.6-3.3 Hz" in out
+
+
+def test_val_without_training_inputs_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--val", str(physiokit_like_folder(tmp_path / "v")), *SMALL_MODEL, "--out", str(tmp_path / "b")])
+    assert stop.value.code == 2
+    assert "--val needs training inputs" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+
+
+def test_the_hr_band_is_checked_first_and_used(tmp_path, capsys):
+    data = physiokit_like_folder(tmp_path / "data", count=3)
+    args = [str(data), "--column", "PPG Finger", "--time-column", "arduino_ts", *SMALL_MODEL, "--out", str(tmp_path / "b")]
+    with pytest.raises(SystemExit):
+        main([*args, "--hr-band", "0.75", "nan"])
+    assert "--hr-band: band (0.75, nan) Hz" in capsys.readouterr().err
+    assert main([*args, "--hr-band", "0.75", "2.5"]) == 0
+    assert read_strict_json(tmp_path / "b" / "report.json")["hr_band_hz"] == [0.75, 2.5]
+    assert "FFT peak in 0.75-2.5 Hz" in capsys.readouterr().out
 
 
 def _windows():

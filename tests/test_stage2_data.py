@@ -131,3 +131,16 @@ def test_an_unmeasurable_video_is_reported_not_dropped():
     assert report.failed[0][0] == "flat" and "flat" in report.failed[0][1]
     only_flat = evaluate_videos([flat], FS, diff_normalized=False)
     assert only_flat.metrics is None and np.isnan(only_flat.summary()["mae"]) and only_flat.summary()["failed"] == 1
+
+
+def test_the_hr_band_reaches_the_per_video_evaluation():
+    """A prediction whose strongest peak is 41 bpm (below 0.75 Hz) beside a weaker 72-bpm pulse, as
+    one real DeepPhys output on UBFC: 0.6-3.3 Hz reads 41 bpm, the toolbox paper's 0.75-2.5 Hz reads 72."""
+    label = pulse(1.2, 0, 900)
+    prediction = 4.0 * pulse(41 / 60, 0, 900) + label
+    chunks = [Chunk("subject", 0, prediction, label)]
+    wide = evaluate_videos(chunks, FS, diff_normalized=False)
+    narrow = evaluate_videos(chunks, FS, diff_normalized=False, low=0.75, high=2.5)
+    assert wide.videos[0].hr_pred == pytest.approx(41.0, abs=1.0)
+    assert narrow.videos[0].hr_pred == pytest.approx(72.0, abs=1.0)
+    assert narrow.metrics.mae < 1.0 < wide.metrics.mae

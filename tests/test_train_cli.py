@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ from codephys_plugin.pretrain import main as pretrain
 from codephys_plugin.train import build_head, build_parser, load_clips, main, training_config
 from codephys_plugin.training.head_weights import load_head_weights, read_head_metadata
 from codephys_plugin.training.stage2 import Stage2TrainingConfig, best_epoch, train_stage2, validate
+from tests.helpers.strict_json import read_strict_json, strict_loads
 
 STEPS = 32
 SIZE = 32
@@ -51,7 +51,7 @@ def test_help_lists_the_paper_defaults(capsys):
 
 def test_short_synthetic_run_lowers_the_loss(bundle, tmp_path, capsys):
     assert main(tiny_args(bundle, tmp_path / "run", "--epochs", "4")) == 0
-    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    history = read_strict_json(tmp_path / "run" / "history.json")
     assert [epoch["epoch"] for epoch in history] == [1, 2, 3, 4]
     first, last = history[0], history[-1]
     assert last["loss"] < 0.7 * first["loss"], [epoch["loss"] for epoch in history]
@@ -66,7 +66,7 @@ def _head_and_clips(bundle: Path, out: Path, *extra: str):
     torch.manual_seed(0)
     head = build_head(args)
     train, val = load_clips(args, head)
-    return head, train, val, training_config(args)
+    return head, train, val, training_config(args, head.config.fs)
 
 
 class Interrupt(Exception):
@@ -106,7 +106,9 @@ def test_best_weights_are_the_best_epochs_and_reproduce_its_validation(bundle, t
     best = best_epoch(history)
     assert best.val_loss == min(s.val_loss for s in history)
     assert history[0].best and sum(s.best for s in history) >= 1
-    assert read_head_metadata(config.best)["codephys_stage2_epoch"] == str(best.epoch)
+    metadata = read_head_metadata(config.best)
+    assert metadata["codephys_stage2_epoch"] == str(best.epoch)
+    assert strict_loads(metadata["codephys_stage2_summary"])["epoch"] == best.epoch
     fresh, *_ = _head_and_clips(bundle, tmp_path / "fresh")
     load_head_weights(fresh, config.best)
     val_loss, report = validate(fresh, val, config, torch.device("cpu"))
@@ -146,7 +148,7 @@ def test_toolbox_cache_run_holds_out_whole_videos(bundle, tmp_path, capsys):
                  "--cache", str(cache), "--fs", "30", "--val-fraction", "0.34", "--epochs", "1", "--no-progress",
                  "--out", str(tmp_path / "run")])
     assert code == 0, capsys.readouterr().err
-    (epoch,) = json.loads((tmp_path / "run" / "history.json").read_text())
+    (epoch,) = read_strict_json(tmp_path / "run" / "history.json")
     assert epoch["val"]["videos"] + epoch["val"]["failed"] == 1
     assert "4 training / 2 validation clips" in capsys.readouterr().out
 
@@ -187,6 +189,8 @@ def test_user_class_with_a_lab_checkpoint(bundle, tmp_path):
         (["--cache", "CACHE", "--fs", "25"], "at 25.0 Hz but the codebook bundle was learned at 30.0 Hz"),
         (["--backbone-arg", "frames=40", "--cache", "CACHE40", "--fs", "30"], "40 samples but the codebook bundle"),
         (["--checkpoint", "MISSING.pth"], "missing.pth: no such checkpoint file"),
+        (["--hr-band", "2", "1"], "--hr-band: band (2.0, 1.0) Hz: expected 0 < low < high < fs/2"),
+        (["--hr-band", "0.7", "16"], "fs/2 = 15.0 Hz"),
     ],
 )
 def test_errors_name_the_problem(bundle, tmp_path, capsys, extra, message):
@@ -196,6 +200,14 @@ def test_errors_name_the_problem(bundle, tmp_path, capsys, extra, message):
                .replace("MISSING", str(tmp_path / "missing")) for a in extra]
     assert main([*tiny_args(bundle, tmp_path / "run", "--epochs", "1"), *swapped]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_hr_band_is_used_printed_and_recorded(bundle, tmp_path, capsys):
+    assert main(tiny_args(bundle, tmp_path / "run", "--epochs", "1", "--hr-band", "0.75", "2.5")) == 0
+    (epoch,) = read_strict_json(tmp_path / "run" / "history.json")
+    assert epoch["hr_band_hz"] == [0.75, 2.5]
+    printed = capsys.readouterr().out
+    assert "validation HR by FFT peak in 0.75-2.5 Hz" in printed and "(HR band 0.75-2.5 Hz)" in printed
 
 
 DDP_HELPER = Path(__file__).parent / "helpers" / "ddp_stage2.py"

@@ -7,27 +7,33 @@ import scipy.signal
 
 from codephys_plugin.data.recording import Recording, RecordingError
 
+MIN_GAP_S = 0.5
+"""A gap is a missing stretch of signal: an interval of at least this long (and of GAP_FACTOR median
+intervals, for slow clocks). Real clocks jitter far less: UBFC-rPPG's ~29 Hz stamps reach 0.22 s,
+PhysioKit's 4-ms stamps 10 ms."""
 GAP_FACTOR = 5.0
-"""An interval longer than this many median intervals is a gap: the recording is split there."""
 RATE_TOLERANCE = 0.05
-"""Relative disagreement allowed between timestamps and a given --fs before it is an error."""
+"""Relative disagreement allowed between timestamps and a given sampling rate before it is an error."""
 
 
 def timestamps_of(recording: Recording) -> np.ndarray:
-    """Sample times in seconds, checked: finite and strictly increasing."""
+    """Sample times in seconds, checked: finite and never going backwards (repeats are allowed here
+    and merged by `merge_repeated_times`)."""
     if recording.timestamps_s is None:
         return np.arange(len(recording.values)) / float(recording.fs)
     times = np.asarray(recording.timestamps_s, dtype=np.float64)
     if not np.all(np.isfinite(times)):
         raise RecordingError(recording.name, "timestamps contain NaN or Inf")
     steps = np.diff(times)
-    if np.any(steps <= 0):
-        first = int(np.flatnonzero(steps <= 0)[0])
+    if np.any(steps < 0):
+        first = int(np.flatnonzero(steps < 0)[0])
         raise RecordingError(
-            recording.name, f"timestamps are not strictly increasing (sample {first + 1}: {times[first]} -> {times[first + 1]})"
+            recording.name, f"timestamps go backwards (sample {first + 1}: {times[first]} -> {times[first + 1]})"
         )
+    if times.size > 1 and times[-1] == times[0]:
+        raise RecordingError(recording.name, f"all {times.size} timestamps are the same ({times[0]} s)")
     if recording.fs is not None:
-        implied = 1.0 / np.median(steps)
+        implied = clock_rate(times)
         if abs(implied - recording.fs) > RATE_TOLERANCE * recording.fs:
             raise RecordingError(
                 recording.name,
@@ -36,12 +42,32 @@ def timestamps_of(recording: Recording) -> np.ndarray:
     return times
 
 
+def clock_rate(times: np.ndarray) -> float:
+    """Samples per second over the whole recording, (n − 1) / (t_last − t_first): 1 / median(step)
+    is wrong for quantised or jittery stamps (PhysioKit's whole-ms stamps: 250 Hz for 255–275 Hz)."""
+    return (times.size - 1) / (times[-1] - times[0])
+
+
+def merge_repeated_times(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Samples that share a timestamp become one sample at that time with their mean value.
+
+    Acquisition software writes a stamp twice now and then (UBFC-rPPG subject 1: 16.75 s twice).
+    Returns the strictly increasing times, the values, and how many samples were folded away.
+    """
+    unique, first, counts = np.unique(times, return_index=True, return_counts=True)
+    if unique.size == times.size:
+        return times, values, 0
+    sums = np.add.reduceat(values, first)
+    return unique, sums / counts, int(times.size - unique.size)
+
+
 def split_at_gaps(times: np.ndarray) -> list[slice]:
-    """Index ranges of the stretches between gaps (intervals > GAP_FACTOR × the median interval)."""
+    """Index ranges of the stretches between gaps (see MIN_GAP_S) of strictly increasing `times`."""
     if times.size < 2:
         return [slice(0, times.size)]
     steps = np.diff(times)
-    breaks = np.flatnonzero(steps > GAP_FACTOR * np.median(steps)) + 1
+    limit = max(MIN_GAP_S, GAP_FACTOR * float(np.median(steps)))
+    breaks = np.flatnonzero(steps > limit) + 1
     edges = [0, *breaks.tolist(), times.size]
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
@@ -66,6 +92,6 @@ def resample_segment(times: np.ndarray, values: np.ndarray, target_fs: float) ->
 
 
 def resample_on_times(times: np.ndarray, values: np.ndarray, target_fs: float) -> list[np.ndarray]:
-    """The gap-free stretches of ``values`` sampled at checked ``times`` (see `timestamps_of`), each
-    resampled to `target_fs`."""
+    """The gap-free stretches of ``values`` sampled at strictly increasing ``times`` (checked by
+    `timestamps_of`, repeats merged), each resampled to `target_fs`."""
     return [resample_segment(times[part], values[part], target_fs) for part in split_at_gaps(times)]

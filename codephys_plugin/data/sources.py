@@ -78,7 +78,8 @@ def _expand(pattern: str, forced: str) -> list[Path]:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and _wanted_in_folder(p, forced))
             if not found:
-                raise RecordingError(path, "folder contains no PPG label files of a known format")
+                wanted = "PPG label files of a known format" if forced == "auto" else f"{forced} files (format forced)"
+                raise RecordingError(path, f"folder contains no {wanted}")
             files.extend(found)
         elif path.is_file():
             files.append(path)
@@ -127,6 +128,4 @@ def _read_one(path: Path, kind: str, options: ReadOptions) -> Recording:
             return read_numpy_recording(path, fs=options.fs, key=options.npz_key)
     except UnicodeDecodeError:
         raise RecordingError(path, f"not a text file, cannot read it as {kind}") from None
-    if options.fs is not None and recording.timestamps_s is not None:
-        recording = replace(recording, fs=options.fs)
     return recording

@@ -18,6 +18,7 @@ import numpy as np
 
 from codephys_plugin.heart_rate.estimate import HRMethod, evaluate_window
 from codephys_plugin.heart_rate.metrics import HRMetrics, hr_metrics
+from codephys_plugin.rppg.filters import DEFAULT_HIGH_HZ, DEFAULT_LOW_HZ
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,16 @@ class VideoReport:
 
 
 def evaluate_videos(
-    chunks: Iterable[Chunk], fs: float, *, diff_normalized: bool, method: HRMethod = "fft"
+    chunks: Iterable[Chunk],
+    fs: float,
+    *,
+    diff_normalized: bool,
+    method: HRMethod = "fft",
+    low: float = DEFAULT_LOW_HZ,
+    high: float = DEFAULT_HIGH_HZ,
 ) -> VideoReport:
-    """Group `chunks` by video, order them by index, and evaluate each whole video as the toolbox does."""
+    """Group `chunks` by video, order them by index, and evaluate each whole video as the toolbox does,
+    band-passing and looking for the HR in ``[low, high]`` Hz."""
     by_video: dict[str, list[Chunk]] = defaultdict(list)
     for chunk in chunks:
         by_video[chunk.video].append(chunk)
@@ -76,7 +84,9 @@ def evaluate_videos(
         prediction = np.concatenate([np.asarray(c.prediction, dtype=np.float64).reshape(-1) for c in ordered])
         label = np.concatenate([np.asarray(c.label, dtype=np.float64).reshape(-1) for c in ordered])
         try:
-            window = evaluate_window(prediction, label, fs, diff_normalized=diff_normalized, method=method)
+            window = evaluate_window(
+                prediction, label, fs, diff_normalized=diff_normalized, method=method, low=low, high=high
+            )
         except ValueError as problem:
             failed.append((video, str(problem)))
             continue

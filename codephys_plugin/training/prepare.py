@@ -8,7 +8,7 @@ import numpy as np
 
 from codephys_plugin.data.quality import check_values
 from codephys_plugin.data.recording import Recording, RecordingError, SignalForm
-from codephys_plugin.data.resample import resample_on_times, timestamps_of
+from codephys_plugin.data.resample import merge_repeated_times, resample_on_times, timestamps_of
 from codephys_plugin.training.windows import WindowConfig, cut_windows, filter_recording
 
 
@@ -20,6 +20,8 @@ class PreparedRecording:
     """Filtered stretches at the model rate, in the bundle's signal form, each ≥ one window."""
     dropped_segments: int
     """Stretches between gaps that were shorter than one window."""
+    merged_repeats: int = 0
+    """Samples folded into a neighbour that had the same timestamp (see `merge_repeated_times`)."""
 
     def windows(self, config: WindowConfig, *, hop: int | None = None) -> np.ndarray:
         """``(k t)`` standardised windows from all segments."""
@@ -33,7 +35,8 @@ def to_label_form(waveform: np.ndarray, label_form: SignalForm) -> np.ndarray:
 
 
 def prepare_recording(recording: Recording, config: WindowConfig, label_form: SignalForm) -> PreparedRecording:
-    """Check, integrate derivative labels, resample on timestamps, filter, and convert to `label_form`.
+    """Check, integrate derivative labels, merge repeated timestamps, resample on timestamps, filter,
+    and convert to `label_form`.
 
     Derivative (DiffNormalized) input is integrated before resampling, because a difference signal
     does not survive a change of rate; with ``label_form="derivative"`` the filtered waveform is
@@ -43,6 +46,7 @@ def prepare_recording(recording: Recording, config: WindowConfig, label_form: Si
     times = timestamps_of(recording)
     check_values(recording.name, values, times)
     waveform = np.cumsum(values) if recording.form == "derivative" else values
+    times, waveform, merged = merge_repeated_times(times, waveform)
     resampled = resample_on_times(times, waveform, config.fs)
     usable = [segment for segment in resampled if segment.size >= config.window]
     if not usable:
@@ -53,4 +57,6 @@ def prepare_recording(recording: Recording, config: WindowConfig, label_form: Si
             f"{config.window / config.fs:.1f} s",
         )
     filtered = [to_label_form(filter_recording(segment, config, recording.name), label_form) for segment in usable]
-    return PreparedRecording(recording.name, recording.group or recording.name, filtered, len(resampled) - len(usable))
+    return PreparedRecording(
+        recording.name, recording.group or recording.name, filtered, len(resampled) - len(usable), merged
+    )

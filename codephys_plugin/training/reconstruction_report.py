@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -10,12 +9,14 @@ import numpy as np
 import scipy.signal
 import torch
 
+from codephys_plugin._json import format_undefined, strict_json
 from codephys_plugin.autoencoder import SignalAutoencoder
 from codephys_plugin.data.recording import SignalForm
 from codephys_plugin.heart_rate.estimate import hr_fft, prepare_for_hr
 from codephys_plugin.heart_rate.metrics import HRMetrics, hr_metrics
 from codephys_plugin.losses.pearson import pearson_r
 from codephys_plugin.query.codebook import usage_from_counts
+from codephys_plugin.rppg.filters import DEFAULT_HIGH_HZ, DEFAULT_LOW_HZ
 from codephys_plugin.training.windows import WindowConfig, cut_windows
 
 
@@ -38,6 +39,8 @@ class ReconstructionReport:
     """Mean Pearson r between reconstructed and original windows."""
     hr: HRMetrics
     """FFT HR of the continuous reconstruction vs that of the original, per HR window."""
+    hr_band_hz: tuple[float, float]
+    """Where HR was looked for (and the toolbox's post-processing band-passed)."""
     num_windows: int
     perplexity: float
     dead_codes: int
@@ -45,9 +48,12 @@ class ReconstructionReport:
     recordings: list[RecordingResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     """Recordings left out by --skip-bad, with the reason."""
+    repaired: list[str] = field(default_factory=list)
+    """Recordings read with a repair (merged repeated timestamps), with what was done."""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+        """Strict JSON: an undefined value (e.g. the HR Pearson r of constant HRs) is null."""
+        return strict_json(asdict(self), indent=2)
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,9 @@ def evaluate_reconstruction(
     *,
     label_form: SignalForm = "waveform",
     hr_window_s: float = DEFAULT_HR_WINDOW_S,
+    hr_band_hz: tuple[float, float] = (DEFAULT_LOW_HZ, DEFAULT_HIGH_HZ),
     skipped: list[str] | None = None,
+    repaired: list[str] | None = None,
 ) -> tuple[ReconstructionReport, list[Reconstructed]]:
     """Compare held-out ``(name, filtered segments)`` recordings with their reconstructions.
 
@@ -82,6 +90,12 @@ def evaluate_reconstruction(
     counts = torch.zeros(model.codebook.num_codes, dtype=torch.int64)
     results, examples, all_r = [], [], []
     diff = label_form == "derivative"
+    low, high = hr_band_hz
+
+    def heart_rate(signal: np.ndarray) -> float:
+        return hr_fft(prepare_for_hr(signal, config.fs, diff_normalized=diff, low=low, high=high), config.fs,
+                      low=low, high=high)
+
     for name, segments in recordings:
         windows = np.concatenate([cut_windows(s, config, hop=config.window) for s in segments])
         rebuilt, indices = _reconstruct_windows(model, windows)
@@ -92,8 +106,8 @@ def evaluate_reconstruction(
         for segment in segments:
             continuous = reconstruct_continuous(model, segment, config)
             for part in _hr_windows(segment.size, config.fs, hr_window_s):
-                hr_original.append(hr_fft(prepare_for_hr(segment[part], config.fs, diff_normalized=diff), config.fs))
-                hr_rebuilt.append(hr_fft(prepare_for_hr(continuous[part], config.fs, diff_normalized=diff), config.fs))
+                hr_original.append(heart_rate(segment[part]))
+                hr_rebuilt.append(heart_rate(continuous[part]))
         results.append(RecordingResult(name, len(windows), float(correlations.mean()), hr_original, hr_rebuilt))
         examples.append(Reconstructed(name, windows, rebuilt))
     usage = usage_from_counts(counts)
@@ -103,11 +117,13 @@ def evaluate_reconstruction(
         hr=hr_metrics(
             [hr for r in results for hr in r.hr_reconstructed_bpm], [hr for r in results for hr in r.hr_original_bpm]
         ),
+        hr_band_hz=(float(low), float(high)),
         num_windows=int(every_r.numel()),
         perplexity=usage.perplexity,
         dead_codes=usage.dead_codes,
         recordings=results,
         skipped=list(skipped or []),
+        repaired=list(repaired or []),
     )
     return report, examples
 
@@ -150,16 +166,19 @@ def _hr_windows(length: int, fs: float, seconds: float) -> list[slice]:
 
 def format_report(report: ReconstructionReport) -> str:
     hr = report.hr
+    low, high = report.hr_band_hz
     lines = [
         f"held-out reconstruction over {len(report.recordings)} recordings / {report.num_windows} windows "
-        f"(HR from {hr.n} HR windows):",
+        f"(HR from {hr.n} HR windows, FFT peak in {low:g}-{high:g} Hz):",
         f"  waveform Pearson r       {report.waveform_r:.4f}",
         f"  HR MAE / RMSE / SD (bpm) {hr.mae:.3f} / {hr.rmse:.3f} / {hr.sd:.3f}",
-        f"  HR Pearson r             {hr.pearson:.4f}",
+        f"  HR Pearson r             {format_undefined(hr.pearson, '.4f', 'the HRs are constant or too few')}",
         f"  codebook perplexity      {report.perplexity:.1f}, dead codes {report.dead_codes}",
     ]
     if report.skipped:
         lines.append(f"  skipped recordings       {len(report.skipped)} (see the JSON report)")
+    if report.repaired:
+        lines.append(f"  repaired recordings      {len(report.repaired)} (repeated timestamps merged; see the JSON report)")
     return "\n".join(lines)
 
 

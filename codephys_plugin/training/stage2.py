@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -15,10 +14,12 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from codephys_plugin._json import strict_json
 from codephys_plugin.code_query_head import CodeQueryHead, Stage2Loss, to_label_form
 from codephys_plugin.data.clip_sets import ClipSet, collate
 from codephys_plugin.heart_rate.videos import Chunk, VideoReport, evaluate_videos
 from codephys_plugin.losses.stage2 import CODE_WEIGHT, PHYSIOLOGICAL_WEIGHT
+from codephys_plugin.rppg.filters import DEFAULT_HIGH_HZ, DEFAULT_LOW_HZ
 from codephys_plugin.training.batches import epoch_batches, progress
 from codephys_plugin.training.checkpoint import (
     load_checkpoint,
@@ -54,10 +55,15 @@ class Stage2TrainingConfig:
     progress: bool = False
     workers: int = 0
     """DataLoader worker processes reading or synthesising clips."""
+    hr_band_hz: tuple[float, float] = (DEFAULT_LOW_HZ, DEFAULT_HIGH_HZ)
+    """Validation looks for each video's HR in this band (the toolbox's post-processing band-passes it)."""
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0 or self.workers < 0:
             raise ValueError(f"invalid Stage II training config: {self}")
+        low, high = self.hr_band_hz
+        if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
+            raise ValueError(f"hr_band_hz: expected 0 < low < high in Hz, got {self.hr_band_hz}")
         if self.select_by not in ("mae", "loss"):
             raise ValueError(f"select_by: expected 'mae' or 'loss', got {self.select_by!r}")
 
@@ -76,6 +82,8 @@ class Stage2EpochSummary:
     val: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     best: bool = False
+    hr_band_hz: tuple[float, float] = (DEFAULT_LOW_HZ, DEFAULT_HIGH_HZ)
+    """The band the validation HRs were looked for in."""
 
 
 class TrainingStep(nn.Module):
@@ -117,7 +125,8 @@ def validate(head: CodeQueryHead, clips: ClipSet, config: Stage2TrainingConfig, 
             chunks.append(Chunk(clips.videos[item], clips.chunks[item], prediction, label))
         start += ppg.shape[0]
     head.train(was_training)
-    report = evaluate_videos(chunks, clips.fs, diff_normalized=head.label_form == "derivative")
+    low, high = config.hr_band_hz
+    report = evaluate_videos(chunks, clips.fs, diff_normalized=head.label_form == "derivative", low=low, high=high)
     return total / len(clips), report
 
 
@@ -225,7 +234,7 @@ def _summarise(epoch, means, head, val, config, history, started) -> Stage2Epoch
         previous.val_loss, previous.val, config
     )
     return Stage2EpochSummary(epoch, *means.tolist(), val_loss=val_loss, val=values,
-                              seconds=time.perf_counter() - started, best=is_best)
+                              seconds=time.perf_counter() - started, best=is_best, hr_band_hz=config.hr_band_hz)
 
 
 def _selection_key(val_loss: float, values: dict[str, float], config: Stage2TrainingConfig) -> tuple[float, ...]:
@@ -237,7 +246,7 @@ def _selection_key(val_loss: float, values: dict[str, float], config: Stage2Trai
 
 
 def _best_metadata(summary: Stage2EpochSummary, config: Stage2TrainingConfig) -> dict[str, str]:
-    return {"codephys_stage2_epoch": str(summary.epoch), "codephys_stage2_summary": json.dumps(asdict(summary)),
+    return {"codephys_stage2_epoch": str(summary.epoch), "codephys_stage2_summary": strict_json(asdict(summary)),
             "codephys_stage2_select_by": config.select_by}
 
 
@@ -245,4 +254,4 @@ def _settings(config: Stage2TrainingConfig) -> dict:
     """The settings a checkpoint must share with the run that resumes it."""
     return {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
             "weight_decay": config.weight_decay, "alpha": config.alpha, "beta": config.beta, "seed": config.seed,
-            "select_by": config.select_by}
+            "select_by": config.select_by, "hr_band_hz": list(config.hr_band_hz)}

@@ -27,9 +27,25 @@ def jittered_times(count: int, fs: float, *, seed: int = 0, gap_at: int | None =
     return times
 
 
-def write_ubfc2(folder: Path, hr_bpm: float, *, gap_at: int | None = None) -> Path:
+def camera_clock_times(count: int, fs: float, *, seed: int = 0, repeat_at: int | None = None,
+                       stall_at: int | None = None) -> np.ndarray:
+    """Times of a clock like UBFC-rPPG's: the mean rate is `fs`, but most steps are 12% longer than
+    1/fs and the rest shorter, so 1/median(step) is 11% below the true rate. Optionally one stamp
+    written twice (`repeat_at`) and one 0.22-s stall (`stall_at`) that is jitter, not a gap."""
+    rng = np.random.default_rng(seed)
+    steps = np.where(rng.random(count) < 0.6, 1.12, 0.82) / fs
+    steps *= (count / fs) / steps.sum()
+    if stall_at is not None:
+        steps[stall_at] = 0.22
+    times = np.round(np.cumsum(steps) - steps[0], 4)
+    if repeat_at is not None:
+        times[repeat_at] = times[repeat_at - 1]
+    return times
+
+
+def write_ubfc2(folder: Path, hr_bpm: float, *, gap_at: int | None = None, times: np.ndarray | None = None) -> Path:
     signal = sensor_ppg(hr_bpm)
-    times = jittered_times(signal.size, SENSOR_FS, gap_at=gap_at)
+    times = jittered_times(signal.size, SENSOR_FS, gap_at=gap_at) if times is None else times[: signal.size]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "ground_truth.txt"
     hr = np.full(signal.size, hr_bpm)

@@ -27,6 +27,8 @@ class CsvOptions:
 
 
 def read_csv_recording(path: Path, options: CsvOptions, *, fs: float | None = None) -> Recording:
+    """One CSV column; resampled on `options.time_column` when given, else at `fs` (which is then
+    not applied: --fs is the rate of inputs without timestamps)."""
     rows = _read_rows(path)
     header, body = _split_header(rows)
     column = _column_index(path, header, options.column, "PPG column", default=_default_column(path, header, body, options))
@@ -36,7 +38,9 @@ def read_csv_recording(path: Path, options: CsvOptions, *, fs: float | None = No
         time_index = _column_index(path, header, options.time_column, "time column")
         times = _numeric_column(path, body, time_index, header) * TIME_UNITS[options.time_unit]
     label = header[column] if header else str(column)
-    return Recording(name=f"{path.name}[{label}]", source=path, values=values, timestamps_s=times, fs=fs)
+    return Recording(
+        name=f"{path.name}[{label}]", source=path, values=values, timestamps_s=times, fs=None if times is not None else fs
+    )
 
 
 def _read_rows(path: Path) -> list[list[str]]:
