@@ -130,6 +130,8 @@ def test_resumed_training_ends_with_the_same_weights_as_an_uninterrupted_run(tmp
     history = train_stage1(resumed, windows, Stage1TrainingConfig(epochs=3, batch_size=8, checkpoint=checkpoint),
                            resume_from=checkpoint)
     assert [h.epoch for h in history] == [1, 2, 3]
+    # Exact: one process, the same ops on the same values in the same order, so the same rounding on
+    # any CPU; a checkpoint that lost any state (RNG, optimizer moments, EMA) would differ.
     for key, value in straight.state_dict().items():
         assert torch.equal(resumed.state_dict()[key], value), key
 
@@ -158,6 +160,7 @@ def test_torchrun_two_cpu_processes_keep_identical_codebooks(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
     states = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    # Exact: both ranks apply the same all-reduced gradients and EMA statistics (see test_codebook_distributed).
     for key in states[0]:
         assert torch.equal(states[0][key], states[1][key]), f"{key} differs between ranks"
     assert bool(states[0]["codebook.initialized"])

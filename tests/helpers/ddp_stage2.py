@@ -21,7 +21,7 @@ def run(bundle: str, out: Path) -> None:
     torch.manual_seed(100 + context.rank)  # ranks build their heads from different random states on purpose
     head = build_head(args)
     train, val = load_clips(args, head)
-    history = train_stage2(head, train, val, training_config(args), context=context)
+    history = train_stage2(head, train, val, training_config(args, head.config.fs), context=context)
     torch.save(head.state_dict(), out / f"rank{context.rank}.pt")
     print(f"rank {context.rank}: {len(history)} epochs, world size {context.world_size}")
     shutdown(context)
