@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PEARSON_UNDEFINED = "constant HRs or fewer than 2 videos"
+
+
 def parse_backbone_args(items: list[str]) -> dict[str, object]:
     """KEY=VALUE pairs; VALUE is read as a Python literal (160, 2.0, (4, 4, 4), True) or kept as text."""
     kwargs = {}
@@ -181,7 +184,7 @@ def format_epoch(summary: Stage2EpochSummary, epochs: int) -> str:
         f"  epoch {summary.epoch:2d}/{epochs}  loss {summary.loss:.4f} (phy {summary.physiological:.3f} "
         f"code {summary.code:.3f} code_ppg {summary.code_ppg:.3f} distill {summary.distill:.3f})  "
         f"val loss {summary.val_loss:.4f}  HR MAE {val['mae']:.2f} RMSE {val['rmse']:.2f} "
-        f"r {format_undefined(val['pearson'], '.3f', 'constant HRs')} "
+        f"r {format_undefined(val['pearson'], '.3f', PEARSON_UNDEFINED)} "
         f"SNR {val['snr_db']:.1f} dB over {val['videos']} videos"
         + (f" ({val['failed']} unmeasurable)" if val["failed"] else "")
         + f"  {summary.seconds:.1f} s" + ("  *best*" if summary.best else "")
@@ -207,9 +210,10 @@ def run(args: argparse.Namespace, context: DistributedContext) -> int:
     payload = strict_json([dataclasses.asdict(summary) for summary in history], indent=2).encode()
     write_atomically(args.out / "history.json", lambda stream: stream.write(payload))
     best = best_epoch(history)
+    low, high = config.hr_band_hz
     say(f"best epoch {best.epoch}: validation HR MAE {best.val['mae']:.2f} bpm, RMSE {best.val['rmse']:.2f}, "
-        f"r {format_undefined(best.val['pearson'], '.3f', 'constant HRs')} (HR band {config.hr_band_hz[0]:g}-"
-        f"{config.hr_band_hz[1]:g} Hz); head weights in {config.best}, history in {args.out / 'history.json'}")
+        f"r {format_undefined(best.val['pearson'], '.3f', PEARSON_UNDEFINED)} (HR band {low:g}-{high:g} Hz); "
+        f"head weights in {config.best}, history in {args.out / 'history.json'}")
     return 0
 
 
