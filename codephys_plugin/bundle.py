@@ -32,6 +32,9 @@ FORMAT_NAME = "codephys-bundle"
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "config.json"
+REPORT_FILES = ("report.json", "report.png")
+"""What codephys-pretrain writes into a directory bundle beside it (``BUNDLE.report.*`` beside a file)."""
+OWN_FILES = frozenset({WEIGHTS_FILE, CONFIG_FILE, *REPORT_FILES})
 
 LabelForm = Literal["waveform", "derivative"]
 
@@ -112,6 +115,7 @@ def save_bundle(path: str | os.PathLike, model: SignalAutoencoder, config: Bundl
     if model.config != config.autoencoder:
         raise ValueError("save_bundle: the model's configuration differs from config.autoencoder")
     target = Path(path)
+    check_bundle_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     metadata = {"codephys_config": config.to_json()}
@@ -124,6 +128,38 @@ def save_bundle(path: str | os.PathLike, model: SignalAutoencoder, config: Bundl
         (staging / CONFIG_FILE).write_text(config.to_json())
         _replace_directory(staging, target)
     return target
+
+
+def check_bundle_target(path: str | os.PathLike) -> None:
+    """Refuse a bundle path whose writing would destroy something other than an earlier bundle.
+
+    Writing replaces what is at `path`: that is safe for nothing, an earlier bundle file, or a
+    directory holding only a bundle's own files (`OWN_FILES`); anything else raises `BundleError`.
+    """
+    target = Path(path)
+    if not target.exists():
+        if target.parent.exists() and not target.parent.is_dir():
+            raise BundleError(f"{target}: {target.parent} is a file, not a folder")
+        return
+    if target.suffix == ".safetensors":
+        if target.is_dir():
+            raise BundleError(f"{target}: is a folder; a bundle named .safetensors is a single file")
+        try:
+            is_bundle = "codephys_config" in _read_metadata(target)
+        except BundleError:
+            is_bundle = False
+        if not is_bundle:
+            raise BundleError(f"{target}: exists and is not a codephys bundle; refusing to overwrite it "
+                              "(choose another --out, or remove the file)")
+        return
+    if not target.is_dir():
+        raise BundleError(f"{target}: exists and is a file, not a bundle folder; refusing to overwrite it "
+                          "(choose another --out, or name a .safetensors file)")
+    foreign = sorted(entry.name for entry in target.iterdir() if entry.name not in OWN_FILES)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise BundleError(f"{target}: folder holds files that are not a codephys bundle's ({shown}); "
+                          "refusing to replace it (choose another --out)")
 
 
 def load_bundle(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> Bundle:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from codephys_plugin.autoencoder import AutoencoderConfig, SignalAutoencoder
-from codephys_plugin.bundle import BundleConfig, save_bundle
+from codephys_plugin.bundle import REPORT_FILES, BundleConfig, check_bundle_target, save_bundle
 from codephys_plugin.data.formats.csv_table import TIME_UNITS, CsvOptions
 from codephys_plugin.data.recording import RecordingError
 from codephys_plugin.data.sources import FORMATS, ReadOptions, iter_sources
@@ -120,8 +120,11 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
                      "name the training files, or drop --val")
     try:
         args.hr_band = checked_hr_band(args.hr_band, args.target_fs)
+        check_bundle_target(args.out)
     except ValueError as error:
         parser.error(str(error))
+    if args.resume and not checkpoint_path(args.out).is_file():
+        parser.error(f"--resume: there is no checkpoint {checkpoint_path(args.out)} to continue from")
 
 
 def read_options(args: argparse.Namespace, file_format: str) -> ReadOptions:
@@ -198,9 +201,10 @@ def build_model(args: argparse.Namespace) -> AutoencoderConfig:
 
 def report_paths(bundle: Path) -> tuple[Path, Path]:
     """Inside a directory bundle, or beside a single-file one."""
+    json_name, png_name = REPORT_FILES
     if bundle.is_dir():
-        return bundle / "report.json", bundle / "report.png"
-    return bundle.with_suffix(".report.json"), bundle.with_suffix(".report.png")
+        return bundle / json_name, bundle / png_name
+    return bundle.with_suffix(f".{json_name}"), bundle.with_suffix(f".{png_name}")
 
 
 def checkpoint_path(out: Path) -> Path:

@@ -104,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_hr_band_option(train)
     train.add_argument("--seed", type=int, default=0, help="(default: 0)")
     train.add_argument("--workers", type=int, default=0, help="DataLoader workers (default: 0)")
-    train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt (which must exist)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="start afresh in an OUT that holds an earlier run, replacing its files (default: refuse)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--out", type=Path, default=Path("codephys_stage2"),
                         help="folder for checkpoint.pt, best.safetensors and history.json (default: codephys_stage2)")
@@ -112,6 +114,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 PEARSON_UNDEFINED = "constant HRs or fewer than 2 videos"
+RUN_FILES = ("checkpoint.pt", "best.safetensors", "history.json")
+"""What a run writes into --out; nothing else there is touched."""
+
+
+def check_run_folder(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Before any work: --resume needs a checkpoint, and a fresh run must not silently replace an earlier one."""
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out: {args.out} is a file; it must be a folder (new or of an earlier run)")
+    if args.resume and args.overwrite:
+        parser.error("--resume and --overwrite contradict each other: continue the run, or start it afresh")
+    if args.resume:
+        if not (args.out / RUN_FILES[0]).is_file():
+            parser.error(f"--resume: there is no checkpoint {args.out / RUN_FILES[0]} to continue from")
+        return
+    earlier = [name for name in RUN_FILES if (args.out / name).exists()]
+    if earlier and not args.overwrite:
+        parser.error(f"--out: {args.out} holds an earlier run ({', '.join(earlier)}); pass --resume to continue it "
+                     "or --overwrite to replace it")
 
 
 def parse_backbone_args(items: list[str]) -> dict[str, object]:
@@ -172,8 +192,8 @@ def load_clips(args: argparse.Namespace, head: CodeQueryHead) -> tuple[ClipSet, 
 def training_config(args: argparse.Namespace, fs: float) -> Stage2TrainingConfig:
     return Stage2TrainingConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, alpha=args.alpha,
-        beta=args.beta, seed=args.seed, select_by=args.select_by, checkpoint=args.out / "checkpoint.pt",
-        best=args.out / "best.safetensors", progress=not args.no_progress, workers=args.workers,
+        beta=args.beta, seed=args.seed, select_by=args.select_by, checkpoint=args.out / RUN_FILES[0],
+        best=args.out / RUN_FILES[1], progress=not args.no_progress, workers=args.workers,
         hr_band_hz=checked_hr_band(args.hr_band, fs),
     )
 
@@ -201,6 +221,12 @@ def run(args: argparse.Namespace, context: DistributedContext) -> int:
         f"clips of T={head.config.window} at {head.config.fs:g} Hz, "
         f"{'frozen' if args.freeze_backbone else 'fine-tuned'} backbone, {context.world_size} process(es); "
         f"validation HR by FFT peak in {config.hr_band_hz[0]:g}-{config.hr_band_hz[1]:g} Hz")
+    if args.overwrite and context.is_main:
+        replaced = [name for name in RUN_FILES if (args.out / name).exists()]
+        for name in replaced:
+            (args.out / name).unlink()
+        if replaced:
+            say(f"--overwrite: removed the earlier run's {', '.join(replaced)} from {args.out}")
     history = train_stage2(
         head, train, val, config, context=context, resume_from=config.checkpoint if args.resume else None,
         on_epoch=lambda summary: say(format_epoch(summary, config.epochs), flush=True),
@@ -208,17 +234,19 @@ def run(args: argparse.Namespace, context: DistributedContext) -> int:
     if not context.is_main:
         return 0
     payload = strict_json([dataclasses.asdict(summary) for summary in history], indent=2).encode()
-    write_atomically(args.out / "history.json", lambda stream: stream.write(payload))
+    write_atomically(args.out / RUN_FILES[2], lambda stream: stream.write(payload))
     best = best_epoch(history)
     low, high = config.hr_band_hz
     say(f"best epoch {best.epoch}: validation HR MAE {best.val['mae']:.2f} bpm, RMSE {best.val['rmse']:.2f}, "
         f"r {format_undefined(best.val['pearson'], '.3f', PEARSON_UNDEFINED)} (HR band {low:g}-{high:g} Hz); "
-        f"head weights in {config.best}, history in {args.out / 'history.json'}")
+        f"head weights in {config.best}, history in {args.out / RUN_FILES[2]}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_run_folder(parser, args)
     return run_in_process_group("codephys-train", lambda context: run(args, context), (ValueError, FileNotFoundError, ImportError, CheckpointError))
 
 

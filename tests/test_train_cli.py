@@ -210,6 +210,36 @@ def test_the_hr_band_is_used_printed_and_recorded(bundle, tmp_path, capsys):
     assert "validation HR by FFT peak in 0.75-2.5 Hz" in printed and "(HR band 0.75-2.5 Hz)" in printed
 
 
+def test_an_earlier_run_is_not_replaced_without_overwrite(bundle, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(tiny_args(bundle, out, "--epochs", "1")) == 0
+    before = {name: (out / name).read_bytes() for name in ("checkpoint.pt", "best.safetensors", "history.json")}
+    with pytest.raises(SystemExit) as stop:
+        main(tiny_args(bundle, out, "--epochs", "1"))
+    assert stop.value.code == 2
+    assert "holds an earlier run (checkpoint.pt, best.safetensors, history.json)" in capsys.readouterr().err
+    assert {name: (out / name).read_bytes() for name in before} == before
+    (out / "notes.txt").write_text("mine")
+    assert main(tiny_args(bundle, out, "--epochs", "1", "--seed", "1", "--overwrite")) == 0
+    assert "--overwrite: removed the earlier run's" in capsys.readouterr().out
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "checkpoint.pt").read_bytes() != before["checkpoint.pt"]
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--resume"], "--resume: there is no checkpoint"),
+        (["--resume", "--overwrite"], "--resume and --overwrite contradict each other"),
+    ],
+)
+def test_resume_needs_a_checkpoint(bundle, tmp_path, capsys, extra, message):
+    with pytest.raises(SystemExit):
+        main(tiny_args(bundle, tmp_path / "run", "--epochs", "1", *extra))
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 DDP_HELPER = Path(__file__).parent / "helpers" / "ddp_stage2.py"
 
 

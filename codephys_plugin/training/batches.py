@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Iterable, TypeVar
 
 import torch
@@ -35,8 +36,10 @@ def epoch_batches(count: int, batch_size: int, context: DistributedContext, orde
 
 
 def progress(items: Iterable[Item], *, enabled: bool, description: str, total: int | None = None) -> Iterable[Item]:
-    """A tqdm bar over `items` when `enabled` (the main process of a run that asked for one)."""
-    if not enabled:
+    """A tqdm bar over `items` when `enabled` (the main process of a run that asked for one) and the
+    bar's stream is a terminal: in a file or a CI log its carriage-return frames pile up, and the
+    per-epoch lines the CLIs print already say how training goes."""
+    if not enabled or not sys.stderr.isatty():
         return items
     from tqdm.auto import tqdm
 
