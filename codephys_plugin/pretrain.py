@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 import time
 import warnings
@@ -123,6 +124,8 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         check_bundle_target(args.out)
     except ValueError as error:
         parser.error(str(error))
+    if not (math.isfinite(args.hr_window) and args.hr_window >= 0):
+        parser.error(f"--hr-window: expected seconds ≥ 0 (0 for whole recordings), got {args.hr_window}")
     if args.resume and not checkpoint_path(args.out).is_file():
         parser.error(f"--resume: there is no checkpoint {checkpoint_path(args.out)} to continue from")
 

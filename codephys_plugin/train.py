@@ -28,8 +28,7 @@ import torch
 from torch import nn
 
 import codephys_plugin.adapters  # noqa: F401  (registers the networks with timm)
-from codephys_plugin._atomic import write_atomically
-from codephys_plugin._json import format_undefined, strict_json
+from codephys_plugin._json import format_undefined
 from codephys_plugin.adapters.checkpoint import CheckpointError, load_checkpoint
 from codephys_plugin.bundle import load_bundle
 from codephys_plugin.code_query_head import Ablation, CodeQueryHead
@@ -193,8 +192,8 @@ def training_config(args: argparse.Namespace, fs: float) -> Stage2TrainingConfig
     return Stage2TrainingConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, alpha=args.alpha,
         beta=args.beta, seed=args.seed, select_by=args.select_by, checkpoint=args.out / RUN_FILES[0],
-        best=args.out / RUN_FILES[1], progress=not args.no_progress, workers=args.workers,
-        hr_band_hz=checked_hr_band(args.hr_band, fs),
+        best=args.out / RUN_FILES[1], history=args.out / RUN_FILES[2], progress=not args.no_progress,
+        workers=args.workers, hr_band_hz=checked_hr_band(args.hr_band, fs),
     )
 
 
@@ -233,8 +232,6 @@ def run(args: argparse.Namespace, context: DistributedContext) -> int:
     )
     if not context.is_main:
         return 0
-    payload = strict_json([dataclasses.asdict(summary) for summary in history], indent=2).encode()
-    write_atomically(args.out / RUN_FILES[2], lambda stream: stream.write(payload))
     best = best_epoch(history)
     low, high = config.hr_band_hz
     say(f"best epoch {best.epoch}: validation HR MAE {best.val['mae']:.2f} bpm, RMSE {best.val['rmse']:.2f}, "

@@ -93,6 +93,18 @@ def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(bundle, 
         torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-6, msg=name)
 
 
+def test_history_survives_an_interrupt_like_the_checkpoint(bundle, tmp_path):
+    head, train, val, config = _head_and_clips(bundle, tmp_path / "run", "--epochs", "3")
+
+    def stop_after_two(summary):
+        if summary.epoch == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train_stage2(head, train, val, config, on_epoch=stop_after_two)
+    assert [epoch["epoch"] for epoch in read_strict_json(config.history)] == [1, 2]
+
+
 def test_resume_refuses_other_settings(bundle, tmp_path):
     head, train, val, config = _head_and_clips(bundle, tmp_path, "--epochs", "1")
     train_stage2(head, train, val, config)

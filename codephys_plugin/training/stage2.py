@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from codephys_plugin._atomic import write_atomically
 from codephys_plugin._json import strict_json
 from codephys_plugin.code_query_head import CodeQueryHead, Stage2Loss, to_label_form
 from codephys_plugin.data.clip_sets import ClipSet, collate
@@ -52,6 +53,8 @@ class Stage2TrainingConfig:
     """Resumable training state, written after every epoch."""
     best: Path | None = None
     """The best epoch's head weights (safetensors), rewritten whenever an epoch beats it."""
+    history: Path | None = None
+    """Every epoch's summary so far (strict JSON), rewritten atomically after every epoch."""
     progress: bool = False
     workers: int = 0
     """DataLoader worker processes reading or synthesising clips."""
@@ -198,6 +201,8 @@ def train_stage2(
                 state = training_state(model=head, optimizer=optimizer, order_rng=order_rng, history=history,
                                        settings=_settings(config))
                 save_checkpoint(config.checkpoint, state)
+            if config.history is not None:
+                write_history(config.history, history)
             if on_epoch is not None:
                 on_epoch(summary)
         else:
@@ -206,6 +211,11 @@ def train_stage2(
             dist.barrier()
     head.eval()
     return history
+
+
+def write_history(path: Path, history: list[Stage2EpochSummary]) -> None:
+    payload = strict_json([asdict(summary) for summary in history], indent=2).encode()
+    write_atomically(path, lambda stream: stream.write(payload))
 
 
 def best_epoch(history: list[Stage2EpochSummary]) -> Stage2EpochSummary | None:
