@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import safetensors
 import safetensors.torch
@@ -37,6 +37,7 @@ REPORT_FILES = ("report.json", "report.png")
 OWN_FILES = frozenset({WEIGHTS_FILE, CONFIG_FILE, *REPORT_FILES})
 
 LabelForm = Literal["waveform", "derivative"]
+LABEL_FORMS: tuple[LabelForm, ...] = get_args(LabelForm)
 
 
 class BundleError(ValueError):
@@ -53,6 +54,10 @@ class BundleConfig:
     """``"derivative"``: codes were learned on first differences (DiffNormalized labels)."""
     normalisation: str = "per-window z-score"
     library_version: str = __version__
+
+    def __post_init__(self) -> None:
+        if self.label_form not in LABEL_FORMS:
+            raise ValueError(f"label_form must be one of {', '.join(LABEL_FORMS)}, got {self.label_form!r}")
 
     @property
     def num_codes(self) -> int:
@@ -137,6 +142,9 @@ def check_bundle_target(path: str | os.PathLike) -> None:
     directory holding only a bundle's own files (`OWN_FILES`); anything else raises `BundleError`.
     """
     target = Path(path)
+    if Path.cwd().resolve().is_relative_to(target.resolve()):
+        raise BundleError(f"{target}: is the current folder or one above it; a bundle needs a name of its own "
+                          "(e.g. --out my_codebook)")
     if not target.exists():
         if target.parent.exists() and not target.parent.is_dir():
             raise BundleError(f"{target}: {target.parent} is a file, not a folder")

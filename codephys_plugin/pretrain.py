@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import sys
 import time
 import warnings
@@ -21,6 +20,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from codephys_plugin._cli_types import (
+    nonnegative_float,
+    nonnegative_int,
+    open_fraction,
+    positive_float,
+    positive_int,
+    window_length,
+)
+from codephys_plugin._checks import check_band
 from codephys_plugin.autoencoder import AutoencoderConfig, SignalAutoencoder
 from codephys_plugin.bundle import REPORT_FILES, BundleConfig, check_bundle_target, save_bundle
 from codephys_plugin.data.formats.csv_table import TIME_UNITS, CsvOptions
@@ -35,7 +43,9 @@ from codephys_plugin.training.distributed import DistributedContext, run_in_proc
 from codephys_plugin.training.prepare import PreparedRecording, prepare_recording, to_label_form
 from codephys_plugin.training.reconstruction_report import evaluate_reconstruction, format_report, plot_reconstructions
 from codephys_plugin.training.stage1 import EpochSummary, Stage1TrainingConfig, train_stage1
-from codephys_plugin.training.windows import WindowConfig, filter_recording
+from codephys_plugin.training.windows import MAX_HIGH_FRACTION, WindowConfig, filter_recording
+
+DEFAULT_BAND = WindowConfig.band_hz
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--column", help="CSV column holding the PPG (name, or 0-based index without header)")
     data.add_argument("--time-column", help="CSV column with sample times; the signal is resampled on them")
     data.add_argument("--time-unit", choices=sorted(TIME_UNITS), default="ms", help="unit of --time-column (default: ms)")
-    data.add_argument("--fs", type=float, help="sampling rate (Hz) of inputs without timestamps (npy, toolbox caches, "
+    data.add_argument("--fs", type=positive_float, help="sampling rate (Hz) of inputs without timestamps (npy, toolbox caches, "
                                                "CSV without --time-column); timestamped files use their own stamps")
     data.add_argument("--npz-key", help="array to read from .npz archives holding several")
     data.add_argument("--toolbox-labels", choices=["derivative", "waveform"], default="derivative",
@@ -64,40 +74,42 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--val", nargs="+", default=[], metavar="INPUT", help="validation inputs (same syntax)")
     split.add_argument("--val-format", choices=FORMATS, default="auto",
                        help="format of the --val inputs (default: auto, from each file's name)")
-    split.add_argument("--val-fraction", type=float, default=0.2,
+    split.add_argument("--val-fraction", type=open_fraction, default=0.2,
                        help="share of recordings (by subject where known) held out when --val is not given (default: 0.2)")
     windows = parser.add_argument_group("processing")
-    windows.add_argument("--target-fs", type=float, default=30.0, help="model rate, the video rate (default: 30)")
-    windows.add_argument("--window", type=int, default=160, help="window length T in samples, multiple of 4 (default: 160)")
-    windows.add_argument("--hop", type=int, default=40, help="hop between training windows (default: 40)")
-    windows.add_argument("--band", type=float, nargs=2, default=[0.5, 8.0], metavar=("LOW", "HIGH"),
-                         help="band-pass edges in Hz; keep the pulse harmonics (default: 0.5 8)")
+    windows.add_argument("--target-fs", type=positive_float, default=30.0, help="model rate, the video rate (default: 30)")
+    windows.add_argument("--window", type=window_length, default=160, help="window length T in samples, multiple of 4 (default: 160)")
+    windows.add_argument("--hop", type=positive_int, default=40, help="hop between training windows (default: 40)")
+    windows.add_argument("--band", type=positive_float, nargs=2, metavar=("LOW", "HIGH"),
+                         help="band-pass edges in Hz, below --target-fs/2; keep the pulse harmonics "
+                              f"(default: {DEFAULT_BAND[0]:g} {DEFAULT_BAND[1]:g}, the top lowered to "
+                              f"{MAX_HIGH_FRACTION}·fs at low rates)")
     windows.add_argument("--label-form", choices=["waveform", "derivative"], default="waveform",
                          help="learn codes on waveforms (derivative inputs are integrated) or on first differences, "
                               "as DiffNormalized toolbox labels (default: waveform)")
     model = parser.add_argument_group("codebook and autoencoder")
-    model.add_argument("--num-codes", type=int, default=64, help="codebook size N (default: 64)")
-    model.add_argument("--dim", type=int, default=64, help="code dimension D (default: 64)")
+    model.add_argument("--num-codes", type=positive_int, default=64, help="codebook size N (default: 64)")
+    model.add_argument("--dim", type=positive_int, default=64, help="code dimension D (default: 64)")
     model.add_argument("--update", choices=["gradient", "ema"], default="ema",
                        help="how codes learn; EMA reconstructed held-out PPG better than gradient here (default: ema)")
     model.add_argument("--kmeans-init", action=argparse.BooleanOptionalAction, default=True,
                        help="k-means++ initialisation of the codes on the first batch (default: on)")
-    model.add_argument("--dead-code-steps", type=int, default=50,
+    model.add_argument("--dead-code-steps", type=nonnegative_int, default=50,
                        help="re-seed codes unused for this many steps, 0 disables (default: 50)")
     train = parser.add_argument_group("training (the paper's Stage I)")
-    train.add_argument("--epochs", type=int, default=15, help="(default: 15)")
-    train.add_argument("--batch-size", type=int, default=8, help="per process (default: 8)")
-    train.add_argument("--lr", type=float, default=5e-3, help="initial Adam learning rate, cosine-annealed (default: 5e-3)")
+    train.add_argument("--epochs", type=positive_int, default=15, help="(default: 15)")
+    train.add_argument("--batch-size", type=positive_int, default=8, help="per process (default: 8)")
+    train.add_argument("--lr", type=positive_float, default=5e-3, help="initial Adam learning rate, cosine-annealed (default: 5e-3)")
     train.add_argument("--seed", type=int, default=0, help="(default: 0)")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint beside --out")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     synthetic = parser.add_argument_group("synthetic data (used when no input is given)")
-    synthetic.add_argument("--train-recordings", type=int, default=48, help="(default: 48)")
-    synthetic.add_argument("--val-recordings", type=int, default=16, help="(default: 16)")
-    synthetic.add_argument("--duration", type=float, default=30.0, help="seconds per recording (default: 30)")
-    synthetic.add_argument("--noise", type=float, default=0.0, help="white-noise std (default: 0)")
+    synthetic.add_argument("--train-recordings", type=positive_int, default=48, help="(default: 48)")
+    synthetic.add_argument("--val-recordings", type=positive_int, default=16, help="(default: 16)")
+    synthetic.add_argument("--duration", type=positive_float, default=30.0, help="seconds per recording (default: 30)")
+    synthetic.add_argument("--noise", type=nonnegative_float, default=0.0, help="white-noise std (default: 0)")
     output = parser.add_argument_group("output")
-    output.add_argument("--hr-window", type=float, default=30.0,
+    output.add_argument("--hr-window", type=nonnegative_float, default=30.0,
                         help="seconds per HR estimate in the report, 0 for whole recordings (default: 30)")
     add_hr_band_option(output)
     output.add_argument("--out", type=Path, default=Path("codephys_codebook"),
@@ -121,13 +133,27 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
                      "name the training files, or drop --val")
     try:
         args.hr_band = checked_hr_band(args.hr_band, args.target_fs)
+        args.band = checked_filter_band(args.band, args.target_fs)
         check_bundle_target(args.out)
     except ValueError as error:
         parser.error(str(error))
-    if not (math.isfinite(args.hr_window) and args.hr_window >= 0):
-        parser.error(f"--hr-window: expected seconds ≥ 0 (0 for whole recordings), got {args.hr_window}")
     if args.resume and not checkpoint_path(args.out).is_file():
         parser.error(f"--resume: there is no checkpoint {checkpoint_path(args.out)} to continue from")
+
+
+def checked_filter_band(values: list[float] | None, fs: float) -> tuple[float, float]:
+    """`--band` as ``(low, high)`` with ``low < high < fs/2``; an edge above the filter's cap is lowered
+    to it by `WindowConfig`, which stores the band applied."""
+    if values is None:
+        return DEFAULT_BAND
+    try:
+        low, high = check_band(values[0], values[1], fs)
+    except ValueError as error:
+        raise ValueError(f"--band: {error} (--target-fs {fs:g})") from None
+    if low >= MAX_HIGH_FRACTION * fs:
+        raise ValueError(f"--band: the low edge {low:g} Hz must be below {MAX_HIGH_FRACTION}·fs = "
+                         f"{MAX_HIGH_FRACTION * fs:g} Hz at --target-fs {fs:g}")
+    return low, high
 
 
 def read_options(args: argparse.Namespace, file_format: str) -> ReadOptions:
@@ -216,7 +242,7 @@ def checkpoint_path(out: Path) -> Path:
 
 def run(args: argparse.Namespace, context: DistributedContext) -> int:
     torch.manual_seed(args.seed)
-    windows = WindowConfig(fs=args.target_fs, window=args.window, hop=args.hop, band_hz=tuple(args.band))
+    windows = WindowConfig(fs=args.target_fs, window=args.window, hop=args.hop, band_hz=args.band)
     data = load_data(args, windows)
     train_windows = torch.as_tensor(np.concatenate([r.windows(windows) for r in data.train]), dtype=torch.float32)
     bundle_config = BundleConfig(autoencoder=build_model(args), windows=windows, label_form=args.label_form)

@@ -22,12 +22,20 @@ import importlib
 import os
 import sys
 from pathlib import Path
+from typing import Callable
 
 import timm
 import torch
 from torch import nn
 
 import codephys_plugin.adapters  # noqa: F401  (registers the networks with timm)
+from codephys_plugin._cli_types import (
+    nonnegative_float,
+    nonnegative_int,
+    open_fraction,
+    positive_float,
+    positive_int,
+)
 from codephys_plugin._json import format_undefined
 from codephys_plugin.adapters.checkpoint import CheckpointError, load_checkpoint
 from codephys_plugin.bundle import load_bundle
@@ -67,9 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--checkpoint", type=Path, help="the backbone's trained weights (.pth or .safetensors), loaded strictly")
     model.add_argument("--codebook", type=Path, required=True, help="Stage I bundle (codephys-pretrain's output)")
     model.add_argument("--freeze-backbone", action="store_true", help="keep the backbone fixed (default: fine-tune it)")
-    model.add_argument("--grid", type=int, default=VideoEncoderConfig.grid,
+    model.add_argument("--grid", type=nonnegative_int, default=VideoEncoderConfig.grid,
                        help=f"E_vf pools feature maps to at most GRID x GRID; 0 keeps them (default: {VideoEncoderConfig.grid})")
-    model.add_argument("--code-temperature", type=float,
+    model.add_argument("--code-temperature", type=positive_float,
                        help="τ of the code logits -||z-c||²/τ in L_code' (default: the bundle's, 1)")
     ablation = parser.add_argument_group("ablations (the paper's Table V)")
     for name, effect in ABLATION_HELP.items():
@@ -77,32 +85,32 @@ def build_parser() -> argparse.ArgumentParser:
     data = parser.add_argument_group("rPPG-Toolbox caches (*_input<k>.npy with *_label<k>.npy)")
     data.add_argument("--cache", type=Path, help="training cache folder; without it, synthetic face clips are used")
     data.add_argument("--val-cache", type=Path, help="validation cache folder (default: hold out videos of --cache)")
-    data.add_argument("--val-fraction", type=float, default=0.2, help="share of videos held out (default: 0.2)")
+    data.add_argument("--val-fraction", type=open_fraction, default=0.2, help="share of videos held out (default: 0.2)")
     data.add_argument("--layout", choices=sorted(AXES), default="NDHWC",
                       help="axis order of the input chunks; the toolbox writes NDHWC (default: NDHWC)")
     data.add_argument("--labels", choices=["derivative", "waveform"], default="derivative",
                       help="what the label chunks hold: DiffNormalized derivatives or waveforms (default: derivative)")
-    data.add_argument("--fs", type=float, help="frame rate of the cached videos in Hz (required with --cache)")
+    data.add_argument("--fs", type=positive_float, help="frame rate of the cached videos in Hz (required with --cache)")
     synthetic = parser.add_argument_group("synthetic face clips (used without --cache)")
-    synthetic.add_argument("--train-clips", type=int, default=64, help="(default: 64)")
-    synthetic.add_argument("--val-clips", type=int, default=16, help="(default: 16)")
-    synthetic.add_argument("--size", type=int, help=f"frame size (default: the network's, else {DEFAULT_FRAME_SIZE})")
-    synthetic.add_argument("--noise", type=float, default=2.0, help="pixel noise std in levels (default: 2)")
-    synthetic.add_argument("--motion", type=float, default=0.0, help="peak face translation in pixels (default: 0)")
-    synthetic.add_argument("--drift", type=float, default=0.0, help="peak relative illumination drift (default: 0)")
+    synthetic.add_argument("--train-clips", type=positive_int, default=64, help="(default: 64)")
+    synthetic.add_argument("--val-clips", type=positive_int, default=16, help="(default: 16)")
+    synthetic.add_argument("--size", type=positive_int, help=f"frame size (default: the network's, else {DEFAULT_FRAME_SIZE})")
+    synthetic.add_argument("--noise", type=nonnegative_float, default=2.0, help="pixel noise std in levels (default: 2)")
+    synthetic.add_argument("--motion", type=nonnegative_float, default=0.0, help="peak face translation in pixels (default: 0)")
+    synthetic.add_argument("--drift", type=nonnegative_float, default=0.0, help="peak relative illumination drift (default: 0)")
     train = parser.add_argument_group("training (the paper's Stage II)")
-    train.add_argument("--epochs", type=int, default=20, help="(default: 20)")
-    train.add_argument("--batch-size", type=int, default=4, help="per process (default: 4)")
-    train.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default: 1e-4)")
-    train.add_argument("--weight-decay", type=float, default=5e-5, help="(default: 5e-5)")
-    train.add_argument("--alpha", type=float, default=PHYSIOLOGICAL_WEIGHT, help=f"weight of L_phy (default: {PHYSIOLOGICAL_WEIGHT:g})")
-    train.add_argument("--beta", type=float, default=CODE_WEIGHT,
+    train.add_argument("--epochs", type=positive_int, default=20, help="(default: 20)")
+    train.add_argument("--batch-size", type=positive_int, default=4, help="per process (default: 4)")
+    train.add_argument("--lr", type=positive_float, default=1e-4, help="Adam learning rate (default: 1e-4)")
+    train.add_argument("--weight-decay", type=nonnegative_float, default=5e-5, help="(default: 5e-5)")
+    train.add_argument("--alpha", type=nonnegative_float, default=PHYSIOLOGICAL_WEIGHT, help=f"weight of L_phy (default: {PHYSIOLOGICAL_WEIGHT:g})")
+    train.add_argument("--beta", type=nonnegative_float, default=CODE_WEIGHT,
                        help=f"weight of L_code' + L_code'^ppg (default: {CODE_WEIGHT:g})")
     train.add_argument("--select-by", choices=["mae", "loss"], default="mae",
                        help="best epoch by validation HR MAE or validation loss (default: mae)")
     add_hr_band_option(train)
     train.add_argument("--seed", type=int, default=0, help="(default: 0)")
-    train.add_argument("--workers", type=int, default=0, help="DataLoader workers (default: 0)")
+    train.add_argument("--workers", type=nonnegative_int, default=0, help="DataLoader workers (default: 0)")
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt (which must exist)")
     train.add_argument("--overwrite", action="store_true",
                        help="start afresh in an OUT that holds an earlier run, replacing its files (default: refuse)")
@@ -153,14 +161,23 @@ def build_backbone(spec: str, kwargs: dict[str, object]) -> nn.Module:
         if spec not in timm.list_models():
             raise ValueError(f"--backbone {spec!r}: no model of that name is registered with timm (ours: "
                              f"{', '.join(OUR_MODELS)}); for your own class pass module:Class")
-        return timm.create_model(spec, **kwargs)
+        return _construct(spec, lambda: timm.create_model(spec, **kwargs), kwargs)
     module_name, _, class_name = spec.partition(":")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     module = importlib.import_module(module_name)
     if not hasattr(module, class_name):
         raise ValueError(f"--backbone {spec!r}: module {module_name} has no attribute {class_name}")
-    return getattr(module, class_name)(**kwargs)
+    return _construct(spec, lambda: getattr(module, class_name)(**kwargs), kwargs)
+
+
+def _construct(spec: str, build: Callable[[], nn.Module], kwargs: dict[str, object]) -> nn.Module:
+    """A constructor's TypeError (an unknown or missing argument) is the user's --backbone-arg."""
+    try:
+        return build()
+    except TypeError as error:
+        given = ", ".join(f"{key}={value!r}" for key, value in kwargs.items()) or "none"
+        raise ValueError(f"--backbone {spec}: its constructor refused the --backbone-arg values ({given}): {error}") from None
 
 
 def build_head(args: argparse.Namespace) -> CodeQueryHead:

@@ -12,6 +12,9 @@ MIN_GAP_S = 0.5
 intervals, for slow clocks). Real clocks jitter far less: UBFC-rPPG's ~29 Hz stamps reach 0.22 s,
 PhysioKit's 4-ms stamps 10 ms."""
 GAP_FACTOR = 5.0
+PLAUSIBLE_RATE_HZ = (5.0, 5000.0)
+"""Contact-PPG sensors sample between these rates; stamps outside are read in the wrong unit
+(seconds read as milliseconds give kHz rates, milliseconds read as seconds a fraction of a hertz)."""
 RATE_TOLERANCE = 0.05
 """Relative disagreement allowed between timestamps and a given sampling rate before it is an error."""
 
@@ -32,6 +35,8 @@ def timestamps_of(recording: Recording) -> np.ndarray:
         )
     if times.size > 1 and times[-1] == times[0]:
         raise RecordingError(recording.name, f"all {times.size} timestamps are the same ({times[0]} s)")
+    if times.size > 1:
+        check_plausible_rate(recording.name, clock_rate(times))
     if recording.fs is not None:
         implied = clock_rate(times)
         if abs(implied - recording.fs) > RATE_TOLERANCE * recording.fs:
@@ -46,6 +51,15 @@ def clock_rate(times: np.ndarray) -> float:
     """Samples per second over the whole recording, (n − 1) / (t_last − t_first): 1 / median(step)
     is wrong for quantised or jittery stamps (PhysioKit's whole-ms stamps: 250 Hz for 255–275 Hz)."""
     return (times.size - 1) / (times[-1] - times[0])
+
+
+def check_plausible_rate(name: str, rate: float) -> None:
+    low, high = PLAUSIBLE_RATE_HZ
+    if not low <= rate <= high:
+        raise RecordingError(
+            name, f"timestamps imply {rate:.4g} Hz, outside the {low:g}-{high:g} Hz of PPG sensors: are they in "
+                  "the unit you think? For a CSV, --time-unit says it (s, ms, us or ns; default ms)",
+        )
 
 
 def merge_repeated_times(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

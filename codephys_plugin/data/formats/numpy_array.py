@@ -9,8 +9,14 @@ import numpy as np
 from codephys_plugin.data.recording import Recording, RecordingError
 
 
+NPY_MAGIC = b"\x93NUMPY"
+NPZ_MAGIC = b"PK\x03\x04"
+PICKLE_OPCODE = b"\x80"
+
+
 def open_numpy(path: Path) -> np.ndarray | np.lib.npyio.NpzFile:
     """`np.load` without ever unpickling; a file it cannot read becomes a RecordingError naming it."""
+    check_magic(path)
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as error:
@@ -19,6 +25,23 @@ def open_numpy(path: Path) -> np.ndarray | np.lib.npyio.NpzFile:
         raise RecordingError(path, f"cannot read array ({error})") from None
     except (OSError, EOFError) as error:
         raise RecordingError(path, f"cannot read array; truncated or not a numpy file ({error})") from None
+
+
+def check_magic(path: Path) -> None:
+    """np.load treats any file that is neither .npy nor .npz as a pickle; say what the file really is."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(len(NPY_MAGIC))
+    except OSError as error:
+        raise RecordingError(path, f"cannot read the file ({error})") from None
+    if not head:
+        raise RecordingError(path, "the file is empty")
+    if head.startswith(PICKLE_OPCODE):
+        raise RecordingError(path, "holds a pickled Python object, not a numpy array; refusing to unpickle it "
+                                   "(save the array with np.save)")
+    if not (head == NPY_MAGIC or head.startswith(NPZ_MAGIC)):
+        raise RecordingError(path, f"not a numpy file: .npy files start with {NPY_MAGIC!r} and .npz archives "
+                                   f"with {NPZ_MAGIC!r}; this one starts with {head!r}")
 
 
 def load_array(path: Path, key: str | None = None) -> np.ndarray:
