@@ -47,7 +47,10 @@ def check_finite(x: torch.Tensor, name: str) -> None:
 
 
 def check_signal(x: object, name: str, *, min_length: int = 1) -> np.ndarray:
-    """Return `x` as a finite 1-D float64 array of at least `min_length` samples."""
+    """Return `x` as a finite 1-D float64 array of at least `min_length` samples (complex is refused:
+    casting would drop the imaginary part)."""
+    if np.iscomplexobj(x):
+        raise ValueError(f"{name}: expected a real signal, got complex values (take .real or np.abs first)")
     array = np.asarray(x, dtype=np.float64)
     if array.ndim != 1:
         raise ValueError(f"{name}: expected a 1-D signal (t), got shape {array.shape}")

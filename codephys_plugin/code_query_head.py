@@ -12,6 +12,7 @@ bundle's E_s is kept frozen as the target encoder that gives the label's code in
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -85,10 +86,22 @@ class Stage2Loss(NamedTuple):
 
 
 class Prediction(NamedTuple):
-    """waveform 'b t' (band-passed pulse waveform at the bundle's rate) and heart rate per clip in bpm."""
+    """waveform 'b t' (band-passed pulse waveform at the bundle's rate) and heart rate per clip in bpm;
+    a clip whose HR cannot be measured (too short, no pulse) has NaN there and the reason in `hr_problems`."""
 
     waveform: np.ndarray
     hr_bpm: np.ndarray
+    hr_problems: tuple[str | None, ...]
+
+
+def _measured_hr(waveform: np.ndarray, fs: float, still: bool) -> tuple[float, str | None]:
+    """A clip's HR, or NaN and why: frames that never change carry no pulse, whatever the network outputs."""
+    if still:
+        return math.nan, "the frames do not change over the clip, so there is no pulse to measure"
+    try:
+        return hr_fft(waveform, fs), None
+    except ValueError as problem:
+        return math.nan, str(problem)
 
 
 @torch.no_grad()
@@ -290,4 +303,6 @@ class CodeQueryHead(nn.Module):
             self.train(was_training)
         derivative = self.label_form == "derivative"
         waveforms = np.stack([prepare_for_hr(clip, fs, diff_normalized=derivative) for clip in rppg])
-        return Prediction(waveforms, np.array([hr_fft(clip, fs) for clip in waveforms]))
+        still = (frames == frames[:, :1]).flatten(1).all(dim=1).tolist()
+        rates, problems = zip(*(_measured_hr(clip, fs, frozen) for clip, frozen in zip(waveforms, still)))
+        return Prediction(waveforms, np.array(rates), problems)

@@ -38,6 +38,7 @@ from codephys_plugin.data.splits import held_out_groups
 from codephys_plugin.data.synthetic_ppg import SyntheticPPGConfig, synthesize_recordings
 from codephys_plugin.encoder.signal_encoder import SignalCoderConfig
 from codephys_plugin.heart_rate.band_option import add_hr_band_option, checked_hr_band
+from codephys_plugin.heart_rate.estimate import check_hr_window
 from codephys_plugin.query.codebook import CodebookConfig
 from codephys_plugin.training.distributed import DistributedContext, run_in_process_group
 from codephys_plugin.training.prepare import PreparedRecording, prepare_recording, to_label_form
@@ -134,6 +135,9 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     try:
         args.hr_band = checked_hr_band(args.hr_band, args.target_fs)
         args.band = checked_filter_band(args.band, args.target_fs)
+        if args.hr_window > 0:
+            check_hr_window(round(args.hr_window * args.target_fs), args.target_fs, args.hr_band[0],
+                            name=f"--hr-window {args.hr_window:g}")
         check_bundle_target(args.out)
     except ValueError as error:
         parser.error(str(error))
@@ -265,7 +269,8 @@ def run(args: argparse.Namespace, context: DistributedContext) -> int:
         return 0
     report, examples = evaluate_reconstruction(
         model, [(r.name, r.segments) for r in data.val], windows, label_form=args.label_form,
-        hr_window_s=args.hr_window, hr_band_hz=args.hr_band, skipped=data.skipped, repaired=data.repaired
+        hr_window_s=args.hr_window, hr_band_hz=args.hr_band, skipped=data.skipped, repaired=data.repaired,
+        pulseless_windows=sum(r.pulseless_windows for r in data.train + data.val),
     )
     say(format_report(report))
     bundle = save_bundle(args.out, model.cpu(), bundle_config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -168,15 +169,31 @@ def test_features_whose_length_is_not_a_multiple_of_four_are_refused():
 
 
 def test_eval_needs_no_label_and_predict_gives_heart_rates():
-    head = CodeQueryHead(PhysNet(frames=64), codebook=small_bundle(window=64)).eval()
+    head = CodeQueryHead(PhysNet(frames=128), codebook=small_bundle(window=128)).eval()
     with torch.no_grad():
-        assert head(torch.randn(1, 3, 64, 32, 32)).rppg.shape == (1, 64)
-    frames = 100 + 50 * torch.rand(2, 65, 3, 32, 32)
+        assert head(torch.randn(1, 3, 128, 32, 32)).rppg.shape == (1, 128)
+    frames = 100 + 50 * torch.rand(2, 129, 3, 32, 32)
     prediction = head.predict(frames, fs=30.0)
-    assert prediction.waveform.shape == (2, 64) and prediction.hr_bpm.shape == (2,)
+    assert prediction.waveform.shape == (2, 128) and prediction.hr_bpm.shape == (2,)
     assert ((prediction.hr_bpm >= 36) & (prediction.hr_bpm <= 198)).all()
+    assert prediction.hr_problems == (None, None)
     with pytest.raises(ValueError, match="resample the video"):
         head.predict(frames, fs=25.0)
+
+
+def test_predict_gives_no_number_for_clips_without_a_measurable_pulse():
+    """32 frames at 30 Hz are 1.07 s: FFT bins 56 bpm apart, so any number would be a bin, not a rate."""
+    short = CodeQueryHead(PhysNet(frames=32), codebook=small_bundle(window=32)).eval()
+    prediction = short.predict(100 + 50 * torch.rand(2, 33, 3, 32, 32), fs=30.0)
+    assert np.isnan(prediction.hr_bpm).all()
+    assert all("32 samples (1.07 s at 30 Hz) are too short" in problem and "at least 100 samples" in problem
+               for problem in prediction.hr_problems)
+    head = CodeQueryHead(PhysNet(frames=128), codebook=small_bundle(window=128)).eval()
+    frames = 100 + 50 * torch.rand(2, 129, 3, 32, 32)
+    frames[1] = 120.0
+    prediction = head.predict(frames, fs=30.0)
+    assert np.isfinite(prediction.hr_bpm[0]) and prediction.hr_problems[0] is None
+    assert np.isnan(prediction.hr_bpm[1]) and "frames do not change" in prediction.hr_problems[1]
 
 
 def test_code_temperature_softens_the_logits_and_nothing_else():

@@ -1,7 +1,16 @@
 import numpy as np
 import pytest
 
-from codephys_plugin.heart_rate import evaluate_window, hr_fft, hr_metrics, hr_peaks, macc, prepare_for_hr, snr_db
+from codephys_plugin.heart_rate import (
+    evaluate_window,
+    hr_fft,
+    hr_metrics,
+    hr_peaks,
+    macc,
+    min_hr_samples,
+    prepare_for_hr,
+    snr_db,
+)
 from codephys_plugin.rppg import bandpass, detrend, integrate, standardize
 
 FS = 30.0
@@ -138,3 +147,36 @@ def test_hr_metrics_pearson_is_nan_when_undefined():
 def test_bad_signal_inputs_raise_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_short_windows_are_refused_with_the_minimum_instead_of_snapping_to_a_bin():
+    """20 samples at 30 Hz: the toolbox's nfft of 32 puts bins 56.25 bpm apart, so 60 and 90 bpm both read 56.25."""
+    for bpm in (60.0, 90.0):
+        with pytest.raises(ValueError, match=r"20 samples \(0.67 s at 30 Hz\) are too short .* at least 100 samples"):
+            evaluate_window(sine(bpm / 60, seconds=20 / FS), sine(bpm / 60, seconds=20 / FS), FS)
+    with pytest.raises(ValueError, match="16 samples"):
+        hr_fft(sine(1.0, seconds=16 / FS), FS)
+    assert min_hr_samples(FS) == 100 and min_hr_samples(FS, low=0.75) == 80
+
+
+@pytest.mark.parametrize("bpm", [60.0, 66.0, 72.0, 90.0, 117.0])
+def test_the_shortest_window_is_zero_padded_to_the_stated_resolution(bpm):
+    """Bins 0.88 bpm apart instead of 14 (nfft 128); what is left is the leakage bias of 3.3 s of signal."""
+    x = sine(bpm / 60, seconds=100 / FS)
+    assert hr_fft(x, FS) == pytest.approx(bpm, abs=1.5)
+    assert hr_fft(x, FS, resolution_bpm=0.25) == pytest.approx(bpm, abs=1.0)
+    assert hr_fft(sine(bpm / 60, seconds=3000 / FS), FS) == pytest.approx(bpm, abs=60 * FS / 4096)
+
+
+def test_long_windows_keep_the_toolbox_nfft():
+    """Above 60·fs/resolution samples the toolbox's next power of two is already finer: same bins."""
+    x = sine(1.23, seconds=3000 / FS) + 0.3 * np.random.default_rng(0).normal(size=3000)
+    freqs = np.fft.rfftfreq(4096, 1 / FS)
+    power = np.abs(np.fft.rfft(x, 4096)) ** 2
+    band = (freqs >= 0.6) & (freqs <= 3.3)
+    assert hr_fft(x, FS) == 60 * freqs[band][np.argmax(power[band])]
+
+
+def test_complex_signals_are_refused_not_truncated():
+    with pytest.raises(ValueError, match="expected a real signal, got complex"):
+        hr_fft(sine(1.0) * (1 + 1j), FS)

@@ -2,10 +2,12 @@
 
 from codephys_plugin.heart_rate.estimate import (
     WindowEvaluation,
+    check_hr_window,
     evaluate_window,
     hr_fft,
     hr_peaks,
     macc,
+    min_hr_samples,
     prepare_for_hr,
     snr_db,
 )
@@ -14,11 +16,13 @@ from codephys_plugin.heart_rate.metrics import HRMetrics, hr_metrics
 __all__ = [
     "HRMetrics",
     "WindowEvaluation",
+    "check_hr_window",
     "evaluate_window",
     "hr_fft",
     "hr_metrics",
     "hr_peaks",
     "macc",
+    "min_hr_samples",
     "prepare_for_hr",
     "snr_db",
 ]

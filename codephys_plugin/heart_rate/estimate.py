@@ -1,10 +1,15 @@
 """Heart rate, SNR and MACC of one window, with the rPPG-Toolbox definitions.
 
 Band edges default to 0.6-3.3 Hz (the current toolbox); pass ``low``/``high`` to change them.
+The toolbox takes the FFT peak at nfft = the next power of two ≥ t, whose bins are 56 bpm apart on
+a 1-s window; `hr_fft` zero-pads further until bins are at most `resolution_bpm` apart (it equals
+the toolbox wherever the toolbox's own bins are that fine), and refuses windows too short to hold
+`MIN_CYCLES` cycles of the band's lowest rate.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,6 +24,10 @@ SNR_HALF_WIDTH_HZ = 0.1
 
 MIN_WINDOW_SAMPLES = 9
 """The toolbox skips windows shorter than filtfilt's padding."""
+RESOLUTION_BPM = 1.0
+"""Default largest spacing of `hr_fft`'s frequency bins."""
+MIN_CYCLES = 2.0
+"""A window must span this many periods of the band's low edge (3.3 s at 0.6 Hz) to give an HR."""
 
 HRMethod = Literal["fft", "peak"]
 
@@ -27,18 +36,45 @@ def _next_pow2(n: int) -> int:
     return 1 << (n - 1).bit_length()
 
 
-def _periodogram(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    return scipy.signal.periodogram(signal, fs=fs, nfft=_next_pow2(signal.size), detrend=False)
+def _periodogram(signal: np.ndarray, fs: float, nfft: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    return scipy.signal.periodogram(signal, fs=fs, nfft=nfft or _next_pow2(signal.size), detrend=False)
 
 
-def hr_fft(signal: object, fs: float, *, low: float = DEFAULT_LOW_HZ, high: float = DEFAULT_HIGH_HZ) -> float:
-    """HR in bpm: the periodogram peak (nfft = next power of two ≥ t) within ``[low, high]`` Hz."""
+def min_hr_samples(fs: float, low: float = DEFAULT_LOW_HZ) -> int:
+    """The shortest window (samples at `fs`) that `hr_fft` measures: `MIN_CYCLES` periods of `low` Hz."""
+    return int(math.ceil(MIN_CYCLES * check_sampling_rate(fs) / low))
+
+
+def check_hr_window(samples: int, fs: float, low: float = DEFAULT_LOW_HZ, *, name: str = "window") -> None:
+    """Refuse a window too short to resolve heart rates down to `low` Hz, saying the minimum."""
+    needed = min_hr_samples(fs, low)
+    if samples < needed:
+        raise ValueError(
+            f"{name}: {samples} samples ({samples / fs:.2f} s at {fs:g} Hz) are too short to measure a heart rate "
+            f"down to {low:g} Hz; need at least {needed} samples ({needed / fs:.2f} s, {MIN_CYCLES:g} cycles)"
+        )
+
+
+def hr_fft(
+    signal: object,
+    fs: float,
+    *,
+    low: float = DEFAULT_LOW_HZ,
+    high: float = DEFAULT_HIGH_HZ,
+    resolution_bpm: float = RESOLUTION_BPM,
+) -> float:
+    """HR in bpm: the periodogram peak within ``[low, high]`` Hz, zero-padded to a power-of-two nfft
+    whose bins are at most `resolution_bpm` apart (never fewer than the toolbox's next power of two ≥ t)."""
     x = check_signal(signal, "hr_fft signal", min_length=2)
-    if np.ptp(x) == 0:
-        raise ValueError("hr_fft: the signal is flat; it has no heart rate")
     fs = check_sampling_rate(fs)
     low, high = check_band(low, high, fs)
-    freqs, power = _periodogram(x, fs)
+    if not (math.isfinite(resolution_bpm) and resolution_bpm > 0):
+        raise ValueError(f"hr_fft: resolution_bpm must be a positive number of bpm, got {resolution_bpm}")
+    check_hr_window(x.size, fs, low, name="hr_fft signal")
+    if np.ptp(x) == 0:
+        raise ValueError("hr_fft: the signal is flat; it has no heart rate")
+    nfft = max(_next_pow2(x.size), _next_pow2(math.ceil(60.0 * fs / resolution_bpm)))
+    freqs, power = _periodogram(x, fs, nfft)
     band = (freqs >= low) & (freqs <= high)
     if not band.any():
         raise ValueError(f"hr_fft: no frequency bin in [{low}, {high}] Hz for {x.size} samples at {fs} Hz")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codephys_plugin.data.quality import check_values
+from codephys_plugin.data.quality import PULSE_BAND_HZ, PULSE_FLOOR_RATIO, check_values, pulse_stretches
 from codephys_plugin.data.recording import Recording, RecordingError, SignalForm
 from codephys_plugin.data.resample import merge_repeated_times, resample_on_times, timestamps_of
 from codephys_plugin.training.windows import WindowConfig, cut_windows, filter_recording
@@ -22,6 +22,8 @@ class PreparedRecording:
     """Stretches between gaps that were shorter than one window."""
     merged_repeats: int = 0
     """Samples folded into a neighbour that had the same timestamp (see `merge_repeated_times`)."""
+    pulseless_windows: int = 0
+    """Window-long blocks left out for holding no pulse above the noise floor (see `pulse_stretches`)."""
 
     def windows(self, config: WindowConfig, *, hop: int | None = None) -> np.ndarray:
         """``(k t)`` standardised windows from all segments."""
@@ -48,7 +50,18 @@ def prepare_recording(recording: Recording, config: WindowConfig, label_form: Si
     waveform = np.cumsum(values) if recording.form == "derivative" else values
     times, waveform, merged = merge_repeated_times(times, waveform)
     resampled = resample_on_times(times, waveform, config.fs)
-    usable = [segment for segment in resampled if segment.size >= config.window]
+    pulsed, pulseless = [], 0
+    for segment in resampled:
+        stretches, rejected = pulse_stretches(segment, config.fs, config.window)
+        pulsed += [segment[part] for part in stretches]
+        pulseless += rejected
+    usable = [segment for segment in pulsed if segment.size >= config.window]
+    if not usable and pulseless:
+        raise RecordingError(
+            recording.name,
+            f"no pulse: {pulseless} window(s) of {config.window} samples hold no power in {PULSE_BAND_HZ[0]:g}-"
+            f"{PULSE_BAND_HZ[1]:g} Hz above the noise floor ({PULSE_FLOOR_RATIO:g}x, 10 dB), and none does",
+        )
     if not usable:
         longest = max((s.size for s in resampled), default=0) / config.fs
         raise RecordingError(
@@ -58,5 +71,5 @@ def prepare_recording(recording: Recording, config: WindowConfig, label_form: Si
         )
     filtered = [to_label_form(filter_recording(segment, config, recording.name), label_form) for segment in usable]
     return PreparedRecording(
-        recording.name, recording.group or recording.name, filtered, len(resampled) - len(usable), merged
+        recording.name, recording.group or recording.name, filtered, len(pulsed) - len(usable), merged, pulseless
     )

@@ -37,8 +37,9 @@ class RecordingResult:
 class ReconstructionReport:
     waveform_r: float
     """Mean Pearson r between reconstructed and original windows."""
-    hr: HRMetrics
-    """FFT HR of the continuous reconstruction vs that of the original, per HR window."""
+    hr: HRMetrics | None
+    """FFT HR of the continuous reconstruction vs that of the original, per HR window (None when no
+    HR window could be measured; see `unmeasured`)."""
     hr_band_hz: tuple[float, float]
     """Where HR was looked for (and the toolbox's post-processing band-passed)."""
     num_windows: int
@@ -50,6 +51,11 @@ class ReconstructionReport:
     """Recordings left out by --skip-bad, with the reason."""
     repaired: list[str] = field(default_factory=list)
     """Recordings read with a repair (merged repeated timestamps), with what was done."""
+    unmeasured: list[str] = field(default_factory=list)
+    """HR windows left out of `hr` because their HR could not be measured, with the reason."""
+    pulseless_windows: int = 0
+    """Windows of the inputs left out of training and validation for holding no pulse above the
+    noise floor (see `data.quality.pulse_stretches`)."""
 
     def to_json(self) -> str:
         """Strict JSON: an undefined value (e.g. the HR Pearson r of constant HRs) is null."""
@@ -76,6 +82,7 @@ def evaluate_reconstruction(
     hr_band_hz: tuple[float, float] = (DEFAULT_LOW_HZ, DEFAULT_HIGH_HZ),
     skipped: list[str] | None = None,
     repaired: list[str] | None = None,
+    pulseless_windows: int = 0,
 ) -> tuple[ReconstructionReport, list[Reconstructed]]:
     """Compare held-out ``(name, filtered segments)`` recordings with their reconstructions.
 
@@ -88,7 +95,7 @@ def evaluate_reconstruction(
         raise ValueError("evaluate_reconstruction: no validation recordings")
     model.eval()
     counts = torch.zeros(model.codebook.num_codes, dtype=torch.int64)
-    results, examples, all_r = [], [], []
+    results, examples, all_r, unmeasured = [], [], [], []
     diff = label_form == "derivative"
     low, high = hr_band_hz
 
@@ -106,17 +113,21 @@ def evaluate_reconstruction(
         for segment in segments:
             continuous = reconstruct_continuous(model, segment, config)
             for part in _hr_windows(segment.size, config.fs, hr_window_s):
-                hr_original.append(heart_rate(segment[part]))
-                hr_rebuilt.append(heart_rate(continuous[part]))
+                try:
+                    pair = heart_rate(segment[part]), heart_rate(continuous[part])
+                except ValueError as problem:
+                    unmeasured.append(f"{name} samples {part.start}-{part.stop}: {problem}")
+                    continue
+                hr_original.append(pair[0])
+                hr_rebuilt.append(pair[1])
         results.append(RecordingResult(name, len(windows), float(correlations.mean()), hr_original, hr_rebuilt))
         examples.append(Reconstructed(name, windows, rebuilt))
     usage = usage_from_counts(counts)
     every_r = torch.cat(all_r)
+    hr_rebuilt = [hr for r in results for hr in r.hr_reconstructed_bpm]
     report = ReconstructionReport(
         waveform_r=float(every_r.mean()),
-        hr=hr_metrics(
-            [hr for r in results for hr in r.hr_reconstructed_bpm], [hr for r in results for hr in r.hr_original_bpm]
-        ),
+        hr=hr_metrics(hr_rebuilt, [hr for r in results for hr in r.hr_original_bpm]) if hr_rebuilt else None,
         hr_band_hz=(float(low), float(high)),
         num_windows=int(every_r.numel()),
         perplexity=usage.perplexity,
@@ -124,6 +135,8 @@ def evaluate_reconstruction(
         recordings=results,
         skipped=list(skipped or []),
         repaired=list(repaired or []),
+        unmeasured=unmeasured,
+        pulseless_windows=pulseless_windows,
     )
     return report, examples
 
@@ -169,12 +182,21 @@ def format_report(report: ReconstructionReport) -> str:
     low, high = report.hr_band_hz
     lines = [
         f"held-out reconstruction over {len(report.recordings)} recordings / {report.num_windows} windows "
-        f"(HR from {hr.n} HR windows, FFT peak in {low:g}-{high:g} Hz):",
+        f"(HR from {hr.n if hr else 0} HR windows, FFT peak in {low:g}-{high:g} Hz):",
         f"  waveform Pearson r       {report.waveform_r:.4f}",
-        f"  HR MAE / RMSE / SD (bpm) {hr.mae:.3f} / {hr.rmse:.3f} / {hr.sd:.3f}",
-        f"  HR Pearson r             {format_undefined(hr.pearson, '.4f', 'the HRs are constant or too few')}",
-        f"  codebook perplexity      {report.perplexity:.1f}, dead codes {report.dead_codes}",
     ]
+    if hr is None:
+        lines.append("  HR                       not measured: no HR window could be (see 'unmeasured' in the JSON)")
+    else:
+        lines += [
+            f"  HR MAE / RMSE / SD (bpm) {hr.mae:.3f} / {hr.rmse:.3f} / {hr.sd:.3f}",
+            f"  HR Pearson r             {format_undefined(hr.pearson, '.4f', 'the HRs are constant or too few')}",
+        ]
+    lines.append(f"  codebook perplexity      {report.perplexity:.1f}, dead codes {report.dead_codes}")
+    if report.unmeasured:
+        lines.append(f"  unmeasured HR windows    {len(report.unmeasured)} (see the JSON report)")
+    if report.pulseless_windows:
+        lines.append(f"  pulse-less windows       {report.pulseless_windows} left out (no pulse above the noise floor)")
     if report.skipped:
         lines.append(f"  skipped recordings       {len(report.skipped)} (see the JSON report)")
     if report.repaired:
