@@ -14,11 +14,12 @@ def check_tensor(
     sizes: dict[str, int] | None = None,
     finite: bool = True,
     floating: bool = True,
+    dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """Check that `x` is a non-empty tensor of the einops `layout` (e.g. ``"b m d"``).
 
-    `sizes` pins named axes (``{"d": 64}``). Raises ``ValueError`` naming the tensor, the expected
-    layout and what was received.
+    `sizes` pins named axes (``{"d": 64}``); `dtype` the dtype (that of a network's weights, see
+    `weights_dtype`). Raises ``ValueError`` naming the tensor, the expected layout and what was received.
     """
     axes = layout.split()
     if not isinstance(x, torch.Tensor):
@@ -33,9 +34,17 @@ def check_tensor(
             raise ValueError(f"{name}: expected shape ({layout}) with {axis}={size}; got shape {tuple(x.shape)}")
     if floating and not x.is_floating_point():
         raise ValueError(f"{name}: expected a floating-point tensor; got dtype {x.dtype}")
+    if dtype is not None and x.dtype != dtype:
+        raise ValueError(f"{name}: expected dtype {dtype}, that of the network's weights; got {x.dtype}: cast the "
+                         f"input (x.to({dtype})) or the network (net.to({x.dtype}))")
     if finite:
         check_finite(x, name)
     return x
+
+
+def weights_dtype(module: torch.nn.Module) -> torch.dtype | None:
+    """The dtype of a module's first floating-point parameter (None if it has none)."""
+    return next((p.dtype for p in module.parameters() if p.is_floating_point()), None)
 
 
 def check_finite(x: torch.Tensor, name: str) -> None:

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from torch import Tensor, nn
 
+from codephys_plugin._checks import weights_dtype
 from codephys_plugin.decoder.signal_decoder import SignalDecoder
 from codephys_plugin.encoder.signal_encoder import SignalCoderConfig, SignalEncoder, check_signal_batch
 from codephys_plugin.losses.stage1 import reconstruction_loss
@@ -49,7 +50,8 @@ class SignalAutoencoder(nn.Module):
         self.decoder = SignalDecoder(self.config.coder)
 
     def forward(self, signal: Tensor) -> Reconstruction:
-        check_signal_batch(signal)
+        """'b t' signals of any floating dtype (float64 from numpy included), cast to the weights' dtype."""
+        signal = check_signal_batch(signal).to(weights_dtype(self))
         tokens = self.encoder(signal)
         quantized = self.codebook(tokens)
         return Reconstruction(self.decoder(quantized.quantized), tokens, quantized)

@@ -22,7 +22,7 @@ import torch
 from einops import rearrange, reduce
 from torch import Tensor, nn
 
-from codephys_plugin._checks import check_sampling_rate, check_tensor
+from codephys_plugin._checks import check_sampling_rate, check_tensor, weights_dtype
 from codephys_plugin.adapters import Adapter, FeatureMap, adapter_for
 from codephys_plugin.autoencoder import SignalAutoencoder
 from codephys_plugin.bundle import Bundle, load_bundle
@@ -209,7 +209,10 @@ class CodeQueryHead(nn.Module):
         return quantized.quantized, quantized.indices, logits
 
     def forward(self, inputs: Tensor) -> CodeQueryOutput:
-        """`inputs` in the adapter's `input_layout` (see `adapter.prepare`) -> CodeQueryOutput."""
+        """`inputs` in the adapter's `input_layout` (see `adapter.prepare`) -> CodeQueryOutput; floating
+        inputs of another dtype (float64 from numpy) are cast to the weights' dtype."""
+        if inputs.is_floating_point():
+            inputs = inputs.to(weights_dtype(self))
         features = self.adapter(inputs)
         source = features.spatial if features.spatial is not None else features.temporal
         video_features = self.project(source)

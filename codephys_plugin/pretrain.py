@@ -40,6 +40,7 @@ from codephys_plugin.encoder.signal_encoder import SignalCoderConfig
 from codephys_plugin.heart_rate.band_option import add_hr_band_option, checked_hr_band
 from codephys_plugin.heart_rate.estimate import check_hr_window
 from codephys_plugin.query.codebook import CodebookConfig
+from codephys_plugin.training.checkpoint import ResumeError
 from codephys_plugin.training.distributed import DistributedContext, run_in_process_group
 from codephys_plugin.training.prepare import PreparedRecording, prepare_recording, to_label_form
 from codephys_plugin.training.reconstruction_report import evaluate_reconstruction, format_report, plot_reconstructions
@@ -285,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_options(parser, args)
-    return run_in_process_group("codephys-pretrain", lambda context: run(args, context), (RecordingError,))
+    return run_in_process_group("codephys-pretrain", lambda context: run(args, context), (RecordingError, ResumeError))
 
 
 if __name__ == "__main__":

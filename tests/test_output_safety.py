@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,22 @@ def test_no_progress_frames_in_a_log_file(tmp_path):
     assert completed.returncode == 0, text[-2000:]
     assert "\r" not in text and "batch/s" not in text, "progress-bar frames in a log file"
     assert "epoch  1/2" in text and "epoch  2/2" in text
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [(["--window", "64"], r"differs in training windows: checkpoint '\d+ x 160 samples, sha256 \w+', now '\d+ x 64 samples"),
+     (["--seed", "3"], r"differs in seed: checkpoint 0, now 3; training windows: "),
+     (["--num-codes", "16"], r"differs in model: checkpoint .*num_codes=8.*now .*num_codes=16")],
+    ids=["window", "data", "codebook size"],
+)
+def test_resume_refuses_a_finished_checkpoint_when_the_inputs_changed(tmp_path, capsys, change, message):
+    bundle = tmp_path / "codebook"
+    assert main([*TINY, "--out", str(bundle)]) == 0
+    before = (tmp_path / "codebook" / "config.json").read_text()
+    capsys.readouterr()
+    assert main([*TINY, "--out", str(bundle), "--resume", *change]) == 2
+    err = capsys.readouterr().err
+    assert "codephys-pretrain: error: the checkpoint is of another run" in err and "Traceback" not in err
+    assert re.search(message, err), err
+    assert (tmp_path / "codebook" / "config.json").read_text() == before

@@ -139,7 +139,7 @@ def test_resumed_training_ends_with_the_same_weights_as_an_uninterrupted_run(tmp
 def test_resume_refuses_a_checkpoint_from_other_settings(tmp_path):
     checkpoint = tmp_path / "ckpt.pt"
     train_stage1(_fresh_model(), _windows(), Stage1TrainingConfig(epochs=1, batch_size=8, checkpoint=checkpoint))
-    with pytest.raises(ValueError, match="training settings"):
+    with pytest.raises(ValueError, match="another run.*differs in batch_size: checkpoint 8, now 4"):
         train_stage1(_fresh_model(), _windows(), Stage1TrainingConfig(epochs=1, batch_size=4), resume_from=checkpoint)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="junk.pt"):

@@ -36,13 +36,11 @@ def rejects(dataset: ToolboxClipDataset, path: Path, problem: str, error: type[E
 
 
 def test_pairs_and_orders_chunks_by_video_then_numeric_chunk(tmp_path):
-    for video, chunk in [("subject2", 10), ("subject2", 2), ("subject10", 0), ("subject2", 0), ("subject2", 1)]:
+    for video, chunk in [("subject2", 10), *(("subject2", k) for k in range(9, -1, -1)), ("subject10", 0)]:
         write_chunk(tmp_path, video, chunk)
     (tmp_path / "file_list.csv").write_text("input_files\n")
     clips = find_toolbox_clips(str(tmp_path))
-    assert [(c.video, c.chunk) for c in clips] == [
-        ("subject10", 0), ("subject2", 0), ("subject2", 1), ("subject2", 2), ("subject2", 10)
-    ]
+    assert [(c.video, c.chunk) for c in clips] == [("subject10", 0), *(("subject2", k) for k in range(11))]
     last = clips[-1]
     assert last.input_path == tmp_path / "subject2_input10.npy" and last.label_path == tmp_path / "subject2_label10.npy"
 
@@ -86,8 +84,8 @@ def test_every_layout_reads_as_t_c_h_w(tmp_path, layout, channels):
     torch.testing.assert_close(got_label, torch.arange(T, dtype=torch.float32), rtol=0, atol=0)
 
 
-def test_the_default_layout_is_the_toolbox_on_disk_one_and_other_dtypes_are_cast(tmp_path):
-    frames = np.random.default_rng(1).integers(0, 256, size=(T, H, W, 3), dtype=np.uint8)
+def test_the_default_layout_is_the_toolbox_on_disk_one_and_other_float_dtypes_are_cast(tmp_path):
+    frames = np.random.default_rng(1).standard_normal((T, H, W, 3))
     write_chunk(tmp_path, "v", 0, frames, np.ones(T, dtype=np.float64), layout="raw")
     inputs, label = ToolboxClipDataset(find_toolbox_clips(tmp_path))[0]
     assert inputs.shape == (T, 3, H, W) and inputs.dtype == torch.float32 and label.dtype == torch.float32

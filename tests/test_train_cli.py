@@ -95,11 +95,25 @@ def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(bundle, 
         torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-6, msg=name)
 
 
-def test_resume_refuses_other_settings(bundle, tmp_path):
+def test_resume_refuses_other_settings_and_other_inputs(bundle, tmp_path):
     head, train, val, config = _head_and_clips(bundle, tmp_path, "--epochs", "1")
     train_stage2(head, train, val, config)
-    with pytest.raises(ValueError, match="training settings"):
+    with pytest.raises(ValueError, match=r"another run.*differs in lr: checkpoint 0.0001, now 0.001"):
         train_stage2(head, train, val, replace(config, lr=1e-3), resume_from=config.checkpoint)
+    with pytest.raises(ValueError, match=r"differs in training clips: checkpoint '12 clips, \w+', now '5 clips"):
+        train_stage2(head, train.subset(range(5)), val, config, resume_from=config.checkpoint)
+    other = tmp_path / "other.safetensors"
+    assert pretrain(["--window", str(STEPS), "--epochs", "1", "--train-recordings", "4", "--val-recordings", "2",
+                     "--duration", "15", "--seed", "7", "--no-progress", "--out", str(other)]) == 0
+    other_head, *_ = _head_and_clips(other, tmp_path, "--epochs", "1")
+    with pytest.raises(ValueError, match=r"differs in codebook: checkpoint '\w+', now '\w+'$"):
+        train_stage2(other_head, train, val, config, resume_from=config.checkpoint)
+    wider = tmp_path / "wider.safetensors"
+    assert pretrain(["--window", str(STEPS), "--epochs", "1", "--train-recordings", "4", "--val-recordings", "2",
+                     "--duration", "15", "--num-codes", "32", "--no-progress", "--out", str(wider)]) == 0
+    wider_head, *_ = _head_and_clips(wider, tmp_path, "--epochs", "1")
+    with pytest.raises(ValueError, match=r"differs in codebook: .*; head structure: "):
+        train_stage2(wider_head, train, val, config, resume_from=config.checkpoint)
 
 
 def test_best_weights_are_the_best_epochs_and_reproduce_its_validation(bundle, tmp_path):

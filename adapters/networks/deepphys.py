@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from codephys_plugin._checks import check_tensor
+from codephys_plugin._checks import check_tensor, weights_dtype
 from codephys_plugin.adapters.networks._face import RPPGNetwork
 
 FLAT_WIDTH_BY_IMG_SIZE = {36: 3136, 72: 16384, 96: 30976}
@@ -47,7 +47,8 @@ def deepphys_features(net: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     The appearance branch only supplies the attention masks; the feature is the gated motion path.
     """
     size = img_size_of(net)
-    check_tensor(inputs, "DeepPhys inputs", "n c h w", sizes={"c": 2 * net.in_channels, "h": size, "w": size})
+    check_tensor(inputs, "DeepPhys inputs", "n c h w", sizes={"c": 2 * net.in_channels, "h": size, "w": size},
+                 dtype=weights_dtype(net))
     motion, appearance = inputs[:, : net.in_channels], inputs[:, net.in_channels :]
     d2 = torch.tanh(net.motion_conv2(torch.tanh(net.motion_conv1(motion))))
     r2 = torch.tanh(net.apperance_conv2(torch.tanh(net.apperance_conv1(appearance))))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from codephys_plugin._checks import check_tensor
+from codephys_plugin._checks import check_tensor, weights_dtype
 from codephys_plugin.adapters.networks.deepphys import GatedMotionNetwork, gate, img_size_of
 
 
@@ -48,7 +48,8 @@ def efficientphys_features_from_diffs(net: nn.Module, diffs: torch.Tensor) -> to
     temporal-shift segment straddles two clips.
     """
     size = img_size_of(net)
-    check_tensor(diffs, "EfficientPhys frame differences", "n c h w", sizes={"c": 3, "h": size, "w": size})
+    check_tensor(diffs, "EfficientPhys frame differences", "n c h w", sizes={"c": 3, "h": size, "w": size},
+                 dtype=weights_dtype(net))
     x = net.batch_norm(diffs)
     d1 = torch.tanh(net.motion_conv1(net.TSM_1(x)))
     d2 = torch.tanh(net.motion_conv2(net.TSM_2(d1)))

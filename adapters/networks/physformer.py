@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from codephys_plugin._checks import check_tensor
+from codephys_plugin._checks import check_tensor, weights_dtype
 from codephys_plugin.adapters.networks._face import RPPGNetwork
 from codephys_plugin.encoder.temporal_difference import TemporalDifferenceConv
 
@@ -141,7 +141,7 @@ def frame_size_for(patch_h: int, patch_w: int) -> tuple[int, int]:
 
 
 def check_physformer_input(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    check_tensor(x, "PhysFormer inputs", "b c t h w", sizes={"c": net.Stem0[0].in_channels})
+    check_tensor(x, "PhysFormer inputs", "b c t h w", sizes={"c": net.Stem0[0].in_channels}, dtype=weights_dtype(net))
     frames, height, width = x.shape[2:]
     need_h, need_w = frame_size_for(*net.patch_embedding.kernel_size[1:])
     if (height, width) != (need_h, need_w):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from codephys_plugin._checks import check_tensor
+from codephys_plugin._checks import check_tensor, weights_dtype
 from codephys_plugin.adapters.networks._face import RPPGNetwork
 
 
@@ -30,8 +30,8 @@ def temporal_upsampler(channels: int) -> nn.Sequential:
     )
 
 
-def check_physnet_input(x: torch.Tensor) -> torch.Tensor:
-    check_tensor(x, "PhysNet inputs", "b c t h w", sizes={"c": 3})
+def check_physnet_input(x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    check_tensor(x, "PhysNet inputs", "b c t h w", sizes={"c": 3}, dtype=dtype)
     frames, height, width = x.shape[2:]
     if frames % 4:
         raise ValueError(f"PhysNet inputs: T={frames} must be divisible by 4 (time is halved twice, then doubled twice)")
@@ -43,7 +43,7 @@ def check_physnet_input(x: torch.Tensor) -> torch.Tensor:
 def physnet_encode(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """'b 3 t h w' DiffNormalized frames -> ('b 64 t h/16 w/16' output of `upsample2`, and the
     intermediate maps the public forward also returns: 'b 64 t/2 h/4 w/4', 'b 64 t/4 h/8 w/8')."""
-    check_physnet_input(x)
+    check_physnet_input(x, weights_dtype(net))
     x = net.ConvBlock3(net.ConvBlock2(net.MaxpoolSpa(net.ConvBlock1(x))))
     visual_3232 = net.ConvBlock5(net.ConvBlock4(net.MaxpoolSpaTem(x)))
     visual_1616 = net.ConvBlock7(net.ConvBlock6(net.MaxpoolSpaTem(visual_3232)))

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from codephys_plugin._checks import check_tensor
+from codephys_plugin._checks import check_tensor, weights_dtype
 from codephys_plugin.adapters.networks._face import RPPGNetwork
 
 FRAME_SIZE = 128
@@ -38,9 +38,9 @@ def init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def check_frames(x: torch.Tensor) -> torch.Tensor:
+def check_frames(x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
     """SSPD's input: 'b 3 t 128 128' BGR frame residuals in pixel units, an even number t ≥ 2 of them."""
-    check_tensor(x, "SSPD frames", "b c t h w", sizes={"c": 3})
+    check_tensor(x, "SSPD frames", "b c t h w", sizes={"c": 3}, dtype=dtype)
     length, height, width = x.shape[2:]
     if (height, width) != (FRAME_SIZE, FRAME_SIZE):
         raise ValueError(
@@ -120,7 +120,7 @@ def sspd_backbone(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.
 
     Not detached: gradients reach every backbone layer.
     """
-    hidden = net.BN(check_frames(x))
+    hidden = net.BN(check_frames(x, weights_dtype(net)))
     for name in BACKBONE_STEPS[:-1]:
         hidden = run_backbone_step(getattr(net, name), hidden)
     return run_backbone_step4(getattr(net, BACKBONE_STEPS[-1]), hidden)

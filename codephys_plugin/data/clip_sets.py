@@ -19,6 +19,7 @@ from torch.utils.data import Dataset, Subset
 
 from codephys_plugin.data.splits import held_out_groups
 from codephys_plugin.data.synthetic_video import SyntheticClipDataset, SyntheticVideoConfig
+from codephys_plugin.training.fingerprint import dataset_description, text_digest
 from codephys_plugin.data.toolbox_clips import Layout, ToolboxClipDataset, find_toolbox_clips
 
 LabelForm = Literal["waveform", "derivative"]
@@ -53,6 +54,11 @@ class ClipSet:
     def __len__(self) -> int:
         return len(self.videos)
 
+    def fingerprint(self) -> str:
+        """A digest of where the items come from and how they are labelled (see `training.fingerprint`)."""
+        return text_digest(f"{dataset_description(self.dataset)}|{self.videos}|{self.chunks}|{self.prepared}|"
+                           f"{self.label_form}|{self.fs!r}")
+
     def subset(self, indices: Sequence[int]) -> ClipSet:
         indices = list(indices)
         return ClipSet(
@@ -72,12 +78,12 @@ def synthetic_clips(count: int, config: SyntheticVideoConfig) -> ClipSet:
 
 
 def toolbox_clips(directory: str | Path, *, layout: Layout, label_form: LabelForm, fs: float) -> ClipSet:
-    """Every ``<video>_input<k>.npy`` chunk of a toolbox cache folder with its label."""
+    """Every ``<video>_input<k>.npy`` chunk of a toolbox cache folder with its label, each read once
+    up front (see `ToolboxClipDataset.validate`)."""
     clips = find_toolbox_clips(directory)
-    return ClipSet(
-        ToolboxClipDataset(clips, layout=layout), tuple(c.video for c in clips), tuple(c.chunk for c in clips),
-        True, label_form, fs,
-    )
+    dataset = ToolboxClipDataset(clips, layout=layout)
+    dataset.validate(label_form)
+    return ClipSet(dataset, tuple(c.video for c in clips), tuple(c.chunk for c in clips), True, label_form, fs)
 
 
 def split_by_video(clips: ClipSet, fraction: float, seed: int) -> tuple[ClipSet, ClipSet]:

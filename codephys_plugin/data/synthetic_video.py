@@ -137,6 +137,9 @@ class SyntheticClipDataset(Dataset):
     def __len__(self) -> int:
         return self.count
 
+    def fingerprint(self) -> str:
+        return f"synthetic {self.count} {self.config!r}"
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``(frames, ppg)``: frames ``(t c h w)`` with t = T + 1, ppg ``(t)`` with t = T."""
         index = operator.index(index)

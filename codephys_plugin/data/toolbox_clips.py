@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from codephys_plugin.data.formats.numpy_array import open_numpy
-from codephys_plugin.data.formats.toolbox_cache import LABEL_CHUNK
+from codephys_plugin.data.formats.toolbox_cache import LABEL_CHUNK, first_missing_chunk, missing_chunk_problem
 
 INPUT_CHUNK = re.compile(r"^(?P<video>.+)_input(?P<chunk>\d+)\.npy$")
 
@@ -60,7 +60,18 @@ def find_toolbox_clips(directory: str | Path) -> list[ToolboxClip]:
                 raise FileNotFoundError(f"{path}: label chunk without its input chunk {partner.name}")
     if not clips:
         raise FileNotFoundError(f"{directory}: no rPPG-Toolbox input chunks (<video>_input<k>.npy)")
+    _check_consecutive(directory, clips)
     return sorted(clips, key=lambda clip: (clip.video, clip.chunk))
+
+
+def _check_consecutive(directory: Path, clips: list[ToolboxClip]) -> None:
+    by_video: dict[str, list[int]] = {}
+    for clip in clips:
+        by_video.setdefault(clip.video, []).append(clip.chunk)
+    for video, indices in by_video.items():
+        missing = first_missing_chunk(indices)
+        if missing is not None:
+            raise FileNotFoundError(f"{directory / f'{video}_input{missing}.npy'}: {missing_chunk_problem(video, missing)}")
 
 
 class ToolboxClipDataset(Dataset):
@@ -77,6 +88,26 @@ class ToolboxClipDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.clips)
+
+    def fingerprint(self) -> str:
+        """Names and sizes of every chunk file: another cache, or a chunk written anew, gives another one."""
+        return ";".join(f"{clip.input_path.name}:{clip.input_path.stat().st_size}:{clip.label_path.stat().st_size}"
+                        for clip in self.clips) + f";{self.layout}"
+
+    def validate(self, label_form: str) -> None:
+        """Read every chunk once, before training: non-finite values, mixed chunk shapes and labels that
+        cannot be in `label_form` are errors naming the file, instead of surprises after an epoch."""
+        first_shape, first_path = None, None
+        for index, clip in enumerate(self.clips):
+            inputs, _ = self[index]
+            if first_shape is None:
+                first_shape, first_path = tuple(inputs.shape), clip.input_path
+            elif tuple(inputs.shape) != first_shape:
+                raise ValueError(f"{clip.input_path}: chunk of shape {tuple(inputs.shape)} (t c h w) differs from "
+                                 f"{first_path.name}'s {first_shape}; every chunk of a cache must have one size")
+            if label_form == "derivative" and _load(clip.label_path).dtype.kind in "iu":
+                raise ValueError(f"{clip.label_path}: integer labels cannot be DiffNormalized derivatives "
+                                 "(those are normalised differences); if they are the raw PPG, pass --labels waveform")
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         clip = self.clips[operator.index(index)]
@@ -96,6 +127,12 @@ def _read_inputs(path: Path, layout: str) -> np.ndarray:
         hint = "".join(f"; looks like {name} ({AXES[name]}): pass layout={name!r}" for name in fits)
         raise ValueError(
             f"{path}: expected ({axes}) with c in {CHANNELS} for layout {layout}, got shape {array.shape}{hint}"
+        )
+    if array.dtype.kind in "iu":
+        raise ValueError(
+            f"{path}: integer pixels ({array.dtype}); Stage II trains on the toolbox's preprocessed float chunks "
+            "(DiffNormalized or Standardized DATA_TYPE): preprocess the videos with the toolbox, or give raw frames "
+            "to CodeQueryHead.predict, which applies the network's input recipe"
         )
     values = _finite_float32(array, path)
     return np.ascontiguousarray(np.transpose(values, [axes.split().index(a) for a in "t c h w".split()]))

@@ -16,6 +16,7 @@ from typing import Iterable
 
 import numpy as np
 
+from codephys_plugin.data.formats.toolbox_cache import first_missing_chunk
 from codephys_plugin.heart_rate.estimate import HRMethod, evaluate_window
 from codephys_plugin.heart_rate.metrics import HRMetrics, hr_metrics
 from codephys_plugin.rppg.filters import DEFAULT_HIGH_HZ, DEFAULT_LOW_HZ
@@ -81,6 +82,10 @@ def evaluate_videos(
     results, failed = [], []
     for video in sorted(by_video):
         ordered = sorted(by_video[video], key=lambda chunk: chunk.index)
+        missing = first_missing_chunk([chunk.index for chunk in ordered])
+        if missing is not None:
+            failed.append((video, f"chunk {missing} is missing; a video is not joined over a hole"))
+            continue
         prediction = np.concatenate([np.asarray(c.prediction, dtype=np.float64).reshape(-1) for c in ordered])
         label = np.concatenate([np.asarray(c.label, dtype=np.float64).reshape(-1) for c in ordered])
         try:

@@ -13,6 +13,10 @@ from codephys_plugin._atomic import write_atomically
 from codephys_plugin._state_dicts import load_weights_only
 
 
+class ResumeError(ValueError):
+    """A checkpoint that cannot be continued: unreadable, not ours, or of another run; the message says which."""
+
+
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """Write `state` (tensors, numbers, strings, nested dicts and lists only) to `path` atomically."""
     write_atomically(Path(path), lambda stream: torch.save(state, stream))
@@ -21,9 +25,9 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read a checkpoint with ``weights_only=True``: a tampered file cannot run code."""
     source = Path(path)
-    state = load_weights_only(source)
+    state = load_weights_only(source, ResumeError)
     if not isinstance(state, dict) or "epoch" not in state or "model" not in state:
-        raise ValueError(f"{source}: not a codephys training checkpoint")
+        raise ResumeError(f"{source}: not a codephys training checkpoint")
     return state
 
 
@@ -53,7 +57,10 @@ def restore_training_state(
     """Load what `training_state` saved into the live objects; returns the saved per-epoch summaries."""
     saved = state.get("training", {})
     if saved != settings:
-        raise ValueError(f"checkpoint was written with training settings {saved}, not {settings}")
+        differences = [f"{key}: checkpoint {saved.get(key, 'not recorded')!r}, now {settings.get(key, 'not set')!r}"
+                       for key in sorted(set(saved) | set(settings)) if saved.get(key) != settings.get(key)]
+        raise ResumeError("the checkpoint is of another run, so it cannot be resumed (start afresh, or restore "
+                         "the run's inputs and options); it differs in " + "; ".join(differences))
     model.load_state_dict(state["model"], strict=True)
     optimizer.load_state_dict(state["optimizer"])
     for name, value in stateful.items():

@@ -19,6 +19,7 @@ from codephys_plugin.training.checkpoint import (
     training_state,
 )
 from codephys_plugin.training.distributed import DistributedContext
+from codephys_plugin.training.fingerprint import tensors_digest
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,10 @@ def train_stage1(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps_per_epoch)
     order_rng = torch.Generator().manual_seed(config.seed)
     history: list[EpochSummary] = []
+    settings = _settings(config, model, windows)
     if resume_from is not None and Path(resume_from).exists():
         saved = restore_training_state(load_checkpoint(resume_from), model=model, optimizer=optimizer,
-                                       order_rng=order_rng, settings=_settings(config), schedule=schedule)
+                                       order_rng=order_rng, settings=settings, schedule=schedule)
         history = [EpochSummary(**summary) for summary in saved]
     model.train()
     for epoch in range(len(history), config.epochs):
@@ -92,7 +94,7 @@ def train_stage1(
         history.append(summary)
         if config.checkpoint is not None and context.is_main:
             state = training_state(model=model, optimizer=optimizer, order_rng=order_rng, history=history,
-                                   settings=_settings(config), schedule=schedule)
+                                   settings=settings, schedule=schedule)
             save_checkpoint(config.checkpoint, state)
         if on_epoch is not None and context.is_main:
             on_epoch(summary)
@@ -100,6 +102,9 @@ def train_stage1(
     return history
 
 
-def _settings(config: Stage1TrainingConfig) -> dict:
-    """The settings a checkpoint must share with the run that resumes it."""
-    return {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr, "seed": config.seed}
+def _settings(config: Stage1TrainingConfig, model: SignalAutoencoder, windows: torch.Tensor) -> dict:
+    """The settings a checkpoint must share with the run that resumes it: the schedule, the model's
+    configuration and a digest of the training windows (other files, window, hop, band or rate differ)."""
+    return {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr, "seed": config.seed,
+            "model": repr(model.config),
+            "training windows": f"{windows.shape[0]} x {windows.shape[1]} samples, sha256 {tensors_digest([windows])}"}

@@ -29,6 +29,7 @@ from codephys_plugin.training.checkpoint import (
     training_state,
 )
 from codephys_plugin.training.distributed import DistributedContext
+from codephys_plugin.training.fingerprint import structure_digest, tensors_digest
 from codephys_plugin.training.head_weights import save_head_weights
 
 SelectBy = Literal["mae", "loss"]
@@ -170,9 +171,10 @@ def train_stage2(
     )
     order_rng = torch.Generator().manual_seed(config.seed)
     history: list[Stage2EpochSummary] = []
+    settings = _settings(config, head, train, val)
     if resume_from is not None and Path(resume_from).exists():
         saved = restore_training_state(load_checkpoint(resume_from), model=head, optimizer=optimizer,
-                                       order_rng=order_rng, settings=_settings(config))
+                                       order_rng=order_rng, settings=settings)
         history = [Stage2EpochSummary(**summary) for summary in saved]
     for epoch in range(len(history), config.epochs):
         started = time.perf_counter()
@@ -199,7 +201,7 @@ def train_stage2(
                 save_head_weights(config.best, head, _best_metadata(summary, config))
             if config.checkpoint is not None:
                 state = training_state(model=head, optimizer=optimizer, order_rng=order_rng, history=history,
-                                       settings=_settings(config))
+                                       settings=settings)
                 save_checkpoint(config.checkpoint, state)
             if config.history is not None:
                 write_history(config.history, history)
@@ -260,8 +262,14 @@ def _best_metadata(summary: Stage2EpochSummary, config: Stage2TrainingConfig) ->
             "codephys_stage2_select_by": config.select_by}
 
 
-def _settings(config: Stage2TrainingConfig) -> dict:
-    """The settings a checkpoint must share with the run that resumes it."""
+def _settings(config: Stage2TrainingConfig, head: CodeQueryHead, train: ClipSet, val: ClipSet) -> dict:
+    """The settings a checkpoint must share with the run that resumes it: the schedule, the head's
+    structure (backbone, codebook size, ablations), the frozen Stage I codes and decoder, and digests
+    of the training and validation clips."""
     return {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
             "weight_decay": config.weight_decay, "alpha": config.alpha, "beta": config.beta, "seed": config.seed,
-            "select_by": config.select_by, "hr_band_hz": list(config.hr_band_hz)}
+            "select_by": config.select_by, "hr_band_hz": list(config.hr_band_hz),
+            "head structure": f"{type(head.adapter).__name__} {structure_digest(head)}",
+            "codebook": tensors_digest([*head.codebook.state_dict().values(), *head.decoder.state_dict().values()]),
+            "training clips": f"{len(train)} clips, {train.fingerprint()}",
+            "validation clips": f"{len(val)} clips, {val.fingerprint()}"}

@@ -45,7 +45,12 @@ def check_magic(path: Path) -> None:
 
 
 def load_array(path: Path, key: str | None = None) -> np.ndarray:
-    """Load a 1-D float array without unpickling (object arrays are refused)."""
+    """Load a 1-D float64 array without unpickling (object arrays are refused)."""
+    return read_array(path, key).astype(np.float64)
+
+
+def read_array(path: Path, key: str | None = None) -> np.ndarray:
+    """A 1-D real-valued array in its stored dtype, without unpickling; complex and object arrays are refused."""
     loaded = open_numpy(path)
     if isinstance(loaded, np.lib.npyio.NpzFile):
         with loaded:
@@ -60,9 +65,10 @@ def load_array(path: Path, key: str | None = None) -> np.ndarray:
     squeezed = array.squeeze()
     if squeezed.ndim != 1:
         raise RecordingError(path, f"expected a 1-D signal (t), got an array of shape {array.shape}")
-    if not np.issubdtype(squeezed.dtype, np.number):
-        raise RecordingError(path, f"expected numbers, got dtype {squeezed.dtype}")
-    return squeezed.astype(np.float64)
+    if squeezed.dtype.kind not in "iuf":
+        raise RecordingError(path, f"expected real numbers, got dtype {squeezed.dtype}"
+                             + (" (complex: save the real signal, e.g. np.real or np.abs)" if squeezed.dtype.kind == "c" else ""))
+    return squeezed
 
 
 def read_numpy_recording(path: Path, *, fs: float | None, key: str | None = None) -> Recording:
