@@ -28,6 +28,7 @@ from codephys_plugin._cli_types import (
     positive_int,
     window_length,
 )
+from codephys_plugin._atomic import check_writable
 from codephys_plugin._checks import check_band
 from codephys_plugin.autoencoder import AutoencoderConfig, SignalAutoencoder
 from codephys_plugin.bundle import REPORT_FILES, BundleConfig, check_bundle_target, save_bundle
@@ -140,6 +141,7 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
             check_hr_window(round(args.hr_window * args.target_fs), args.target_fs, args.hr_band[0],
                             name=f"--hr-window {args.hr_window:g}")
         check_bundle_target(args.out)
+        check_writable(args.out.absolute().parent, "--out")
     except ValueError as error:
         parser.error(str(error))
     if args.resume and not checkpoint_path(args.out).is_file():

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 import codephys_plugin.adapters  # noqa: F401  (registers the networks with timm)
+from codephys_plugin._atomic import check_writable
 from codephys_plugin._cli_types import (
     nonnegative_float,
     nonnegative_int,
@@ -129,6 +130,10 @@ def check_run_folder(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     """Before any work: --resume needs a checkpoint, and a fresh run must not silently replace an earlier one."""
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out: {args.out} is a file; it must be a folder (new or of an earlier run)")
+    try:
+        check_writable(args.out, "--out")
+    except ValueError as error:
+        parser.error(str(error))
     if args.resume and args.overwrite:
         parser.error("--resume and --overwrite contradict each other: continue the run, or start it afresh")
     if args.resume:

@@ -26,6 +26,7 @@ PRETRAIN_CASES = [
     (["--hr-window", "nan"], "argument --hr-window: expected a finite number ≥ 0, got 'nan'"),
     (["--val-fraction", "1"], "argument --val-fraction: expected a fraction strictly between 0 and 1"),
     (["--out", "."], ".: is the current folder or one above it; a bundle needs a name of its own"),
+    (["--out", "/proc/codephys/bundle"], "--out: cannot write into /proc"),
 ]
 
 TRAIN_CASES = [
@@ -34,6 +35,7 @@ TRAIN_CASES = [
     (["--batch-size", "0"], "argument --batch-size: expected an integer ≥ 1, got '0'"),
     (["--lr", "nan"], "argument --lr: expected a finite number > 0, got 'nan'"),
     (["--val-fraction", "0"], "argument --val-fraction: expected a fraction strictly between 0 and 1"),
+    (["--out", "/proc/codephys_run"], "--out: cannot write into /proc"),
     (["--backbone-arg", "framez=32"],
      "--backbone physnet: its constructor refused the --backbone-arg values (framez=32): "),
 ]

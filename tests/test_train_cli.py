@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,8 @@ def bundle(tmp_path_factory) -> Path:
 
 def tiny_args(bundle: Path, out: Path, *extra: str) -> list[str]:
     return ["--backbone", "physnet", "--backbone-arg", f"frames={STEPS}", "--codebook", str(bundle),
-            "--size", str(SIZE), "--train-clips", "12", "--val-clips", "4", "--no-progress", "--out", str(out), *extra]
+            "--size", str(SIZE), "--train-clips", "12", "--val-clips", "4", "--select-by", "loss", "--no-progress",
+            "--out", str(out), *extra]
 
 
 def test_help_lists_the_paper_defaults(capsys):
@@ -56,7 +58,8 @@ def test_short_synthetic_run_lowers_the_loss(bundle, tmp_path, capsys):
     first, last = history[0], history[-1]
     assert last["loss"] < 0.7 * first["loss"], [epoch["loss"] for epoch in history]
     assert last["physiological"] < first["physiological"]
-    assert all(np.isfinite(epoch["val_loss"]) and epoch["val"]["videos"] == 4 for epoch in history)
+    assert all(np.isfinite(epoch["val_loss"]) and epoch["val"]["failed"] == 4 for epoch in history), \
+        "one 32-frame clip per synthetic video (1.07 s) is too short for an FFT heart rate"
     printed = capsys.readouterr().out
     assert "PhysNetAdapter" in printed and "HR MAE" in printed and "best epoch" in printed
 
@@ -159,14 +162,33 @@ def write_cache(folder: Path, videos: int = 3, chunks: int = 2, steps: int = STE
 
 
 def test_toolbox_cache_run_holds_out_whole_videos(bundle, tmp_path, capsys):
-    cache = write_cache(tmp_path / "cache")
+    cache = write_cache(tmp_path / "cache", chunks=4)
     code = main(["--backbone", "physnet", "--backbone-arg", f"frames={STEPS}", "--codebook", str(bundle),
                  "--cache", str(cache), "--fs", "30", "--val-fraction", "0.34", "--epochs", "1", "--no-progress",
                  "--out", str(tmp_path / "run")])
     assert code == 0, capsys.readouterr().err
     (epoch,) = read_strict_json(tmp_path / "run" / "history.json")
     assert epoch["val"]["videos"] + epoch["val"]["failed"] == 1
-    assert "4 training / 2 validation clips" in capsys.readouterr().out
+    assert "8 training / 4 validation clips" in capsys.readouterr().out
+
+
+def test_bad_inputs_and_outputs_are_refused_before_the_first_step(bundle, tmp_path, capsys):
+    train, val = write_cache(tmp_path / "train", chunks=4), write_cache(tmp_path / "val", videos=2, chunks=4)
+    chunk = np.load(val / "subject1_input3.npy")
+    chunk[5, 0, 0, 0] = np.nan
+    np.save(val / "subject1_input3.npy", chunk)
+    common = ["--backbone", "physnet", "--backbone-arg", f"frames={STEPS}", "--codebook", str(bundle), "--fs", "30",
+              "--epochs", "1", "--no-progress"]
+    assert main([*common, "--cache", str(train), "--val-cache", str(val), "--out", str(tmp_path / "run")]) == 2
+    assert "subject1_input3.npy: 1 non-finite value(s)" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    assert main([*common, "--out", str(tmp_path / "run")]) == 2, "one 32-frame synthetic clip per video"
+    assert re.search(r"--select-by mae: validation video \S+: 32 samples \(1.07 s at 30 Hz\) are too short .*"
+                     r"--select-by loss", capsys.readouterr().err)
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(SystemExit):
+        main([*common, "--out", str(tmp_path / "a_file" / "run")])
+    assert "--out: cannot create" in capsys.readouterr().err
 
 
 def test_separate_validation_cache_in_another_layout(bundle, tmp_path):

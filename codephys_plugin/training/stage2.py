@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Literal
@@ -18,6 +19,7 @@ from codephys_plugin._atomic import write_atomically
 from codephys_plugin._json import strict_json
 from codephys_plugin.code_query_head import CodeQueryHead, Stage2Loss, to_label_form
 from codephys_plugin.data.clip_sets import ClipSet, collate
+from codephys_plugin.heart_rate.estimate import check_hr_window
 from codephys_plugin.heart_rate.videos import Chunk, VideoReport, evaluate_videos
 from codephys_plugin.losses.stage2 import CODE_WEIGHT, PHYSIOLOGICAL_WEIGHT
 from codephys_plugin.rppg.filters import DEFAULT_HIGH_HZ, DEFAULT_LOW_HZ
@@ -146,6 +148,19 @@ def check_clip_length(head: CodeQueryHead, clips: ClipSet, name: str) -> None:
         raise ValueError(f"{name} clips are at {clips.fs} Hz but the codebook bundle was learned at {head.config.fs} Hz")
 
 
+def check_measurable_videos(val: ClipSet, window: int, config: Stage2TrainingConfig) -> None:
+    """Choosing the best epoch by HR MAE needs validation videos long enough for an FFT heart rate."""
+    if config.select_by != "mae":
+        return
+    chunks_per_video = Counter(val.videos)
+    video, chunks = min(chunks_per_video.items(), key=lambda item: item[1])
+    try:
+        check_hr_window(chunks * window, val.fs, config.hr_band_hz[0], name=f"validation video {video}")
+    except ValueError as error:
+        raise ValueError(f"--select-by mae: {error}; validate on longer clips or videos, or choose the best epoch "
+                         "with --select-by loss") from None
+
+
 def train_stage2(
     head: CodeQueryHead,
     train: ClipSet,
@@ -163,6 +178,7 @@ def train_stage2(
     """
     check_clip_length(head, train, "training")
     check_clip_length(head, val, "validation")
+    check_measurable_videos(val, head.config.window, config)
     head.to(context.device)
     step = TrainingStep(head, label_form=train.label_form, alpha=config.alpha, beta=config.beta)
     network = _distributed(step, context) if context.active else step
