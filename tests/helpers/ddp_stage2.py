@@ -15,7 +15,8 @@ def run(bundle: str, out: Path) -> None:
     context = init_from_environment()
     args = build_parser().parse_args([
         "--backbone", "physnet", "--backbone-arg", "frames=32", "--codebook", bundle, "--size", "32",
-        "--train-clips", "8", "--val-clips", "2", "--epochs", "2", "--batch-size", "2", "--no-progress",
+        "--train-clips", "8", "--val-clips", "2", "--epochs", "2", "--batch-size", "2", "--select-by", "loss",
+        "--no-progress",
         "--out", str(out / "run"),
     ])
     torch.manual_seed(100 + context.rank)  # ranks build their heads from different random states on purpose
