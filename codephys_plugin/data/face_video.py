@@ -1,0 +1,242 @@
+"""Synthetic face videos by the skin-reflection model, with a known physiological pulse.
+
+Each skin pixel is ``illumination(t) · (skin_rgb · (1 − gain(x) · a · p(t) · pulse_rgb) · shade(x) · texture(x)
++ specular(t, x))`` (de Haan & Jeanne 2013; Wang et al. 2017): p is the contact PPG scaled to unit peak to
+peak, and the minus sign is the physics (skin reflects less light as blood volume rises). The
+blood-volume direction is ≈ (0.33, 0.77, 0.53); `a` is set so that green changes by the subject's
+`pulse_levels` at full gain (forehead and cheeks), half that elsewhere on the skin. Hair, eyes, brows and
+mouth carry no pulse; the background carries none and does not move with the head. Skin tones span the
+six Fitzpatrick types, so darker skin gets the smaller absolute pulse it has in real video. The head
+translates, rotates and scales along slow random paths (optionally with a periodic component, e.g. in the
+heart-rate band), the mouth opens and closes, and the light drifts. Clean output: uint8 RGB ``t h w 3``;
+sensor noise, blur, compression and the like are degradations applied afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.ndimage
+
+from codephys_plugin.data.synthetic_ppg import SyntheticPPGConfig, synthesize_ppg
+
+BLOOD_VOLUME_RGB = np.array([0.33, 0.77, 0.53], dtype=np.float32)
+FITZPATRICK_RGB = np.array(
+    [[236, 200, 178], [222, 180, 150], [198, 150, 118], [160, 116, 84], [118, 82, 58], [78, 54, 40]], dtype=np.float32
+)
+"""Typical linear-light skin colours (pixel levels) of Fitzpatrick types I-VI under white light."""
+TEXTURE_GRID = 96
+"""Resolution of the per-subject texture, in face coordinates spanning ±1.4 semi-axes."""
+FACE_EXTENT = 1.4
+
+
+@dataclass(frozen=True)
+class FaceSubject:
+    """Everything that stays the same over a subject's videos."""
+
+    fitzpatrick: int
+    skin_rgb: tuple[float, float, float]
+    hair_rgb: tuple[float, float, float]
+    lip_rgb: tuple[float, float, float]
+    background_rgb: tuple[float, float, float]
+    semi_axes: tuple[float, float]
+    """Half width and half height of the face, as fractions of the frame size."""
+    pulse_levels: float
+    """Peak-to-peak green change (pixel levels) of fully perfused skin under unit light."""
+    light_direction: tuple[float, float, float]
+    specular_strength: float
+    texture_seed: int
+
+
+def draw_subject(rng: np.random.Generator) -> FaceSubject:
+    """A subject with a uniformly drawn Fitzpatrick type, jittered colours, face shape and lighting."""
+    kind = int(rng.integers(1, 7))
+    skin = FITZPATRICK_RGB[kind - 1] * rng.uniform(0.92, 1.08, size=3)
+    light = np.array([rng.uniform(-0.5, 0.5), rng.uniform(-0.6, -0.1), 1.0])
+    return FaceSubject(
+        fitzpatrick=kind,
+        skin_rgb=tuple(float(v) for v in np.clip(skin, 20, 250)),
+        hair_rgb=tuple(float(v) for v in rng.uniform(10, 90) * np.array([1.0, 0.8, 0.65])),
+        lip_rgb=tuple(float(v) for v in np.clip(skin * np.array([0.95, 0.62, 0.62]), 10, 250)),
+        background_rgb=tuple(float(v) for v in rng.uniform(20, 200, size=3)),
+        semi_axes=(float(rng.uniform(0.26, 0.32)), float(rng.uniform(0.34, 0.42))),
+        pulse_levels=float(rng.uniform(0.5, 2.0) * skin[1] / FITZPATRICK_RGB[2, 1]),
+        light_direction=tuple(float(v) for v in light / np.linalg.norm(light)),
+        specular_strength=float(rng.uniform(5.0, 25.0)),
+        texture_seed=int(rng.integers(2**31)),
+    )
+
+
+@dataclass(frozen=True)
+class HeadMotion:
+    """Peak excursions of the head over a clip; 0 keeps it still."""
+
+    translation_px: float = 0.0
+    rotation_deg: float = 0.0
+    scale: float = 0.0
+    """Peak relative change of the face size (0.05: ±5 %)."""
+    periodic_hz: float | None = None
+    """Adds a periodic component at this rate (half of each excursion), e.g. inside the heart-rate band."""
+    mouth: float = 0.0
+    """How far the mouth opens when talking, 0-1."""
+
+
+@dataclass(frozen=True)
+class FaceVideoConfig:
+    frames: int = 900
+    size: int = 72
+    fs: float = 30.0
+    hr_range_bpm: tuple[float, float] = (50.0, 150.0)
+    motion: HeadMotion = HeadMotion()
+    illumination_drift: float = 0.0
+    """Peak relative change of the light over the clip (slow)."""
+
+    def __post_init__(self) -> None:
+        if self.frames < 2 or self.size < 16:
+            raise ValueError(f"frames ≥ 2 and size ≥ 16 needed, got frames={self.frames}, size={self.size}")
+        if not (math.isfinite(self.fs) and self.fs > 0):
+            raise ValueError(f"fs must be a positive rate in Hz, got {self.fs}")
+        if not 0 <= self.illumination_drift < 1:
+            raise ValueError(f"illumination_drift must be in [0, 1), got {self.illumination_drift}")
+
+
+@dataclass(frozen=True, eq=False)
+class FaceClip:
+    frames: np.ndarray
+    """``(t h w 3)`` uint8 RGB."""
+    ppg: np.ndarray
+    """``(t)`` contact PPG (blood volume up), unit peak to peak; ``ppg[i]`` is the pulse in ``frames[i]``."""
+    hr_bpm: float
+    """Mean rate of the generated beats."""
+    skin_mask: np.ndarray
+    """``(t h w)`` bool: the pixels that carry the pulse (for the classic methods' RGB trace)."""
+    subject: FaceSubject
+
+
+def render_face_video(config: FaceVideoConfig, subject: FaceSubject, rng: np.random.Generator | int) -> FaceClip:
+    """One clip of `subject`; every random draw comes from `rng`."""
+    rng = np.random.default_rng(rng)
+    ppg = synthesize_ppg(SyntheticPPGConfig(fs=config.fs, duration_s=config.frames / config.fs,
+                                            hr_range_bpm=config.hr_range_bpm, baseline_wander=0.0), seed=rng)
+    wave = (ppg.signal - ppg.signal.mean()) / np.ptp(ppg.signal)
+    t = np.arange(config.frames) / config.fs
+    pose = _pose(config, t, rng)
+    light = 1 + config.illumination_drift * _slow_path(t, rng)
+    u, v = _face_coordinates(config.size, subject, pose)
+    regions = _regions(u, v, mouth_open=pose["mouth"])
+    shade = _shading(u, v, subject.light_direction)
+    texture = _texture(subject, u, v)
+    gain = np.where(_perfused(u, v), 1.0, 0.5).astype(np.float32) * regions["skin"]
+    relative = subject.pulse_levels / (subject.skin_rgb[1] * BLOOD_VOLUME_RGB[1])
+    pulse = 1 - relative * gain[..., None] * wave.astype(np.float32)[:, None, None, None] * BLOOD_VOLUME_RGB
+    albedo = (
+        regions["skin"][..., None] * np.asarray(subject.skin_rgb, dtype=np.float32) * pulse
+        + regions["hair"][..., None] * np.asarray(subject.hair_rgb, dtype=np.float32)
+        + regions["lips"][..., None] * np.asarray(subject.lip_rgb, dtype=np.float32)
+        + regions["eyes"][..., None] * np.float32(40.0)
+    )
+    face = albedo * (shade * texture)[..., None] + (subject.specular_strength * _highlight(u, v) * regions["skin"])[..., None]
+    background = np.asarray(subject.background_rgb, dtype=np.float32) * _background_gradient(config.size)[..., None]
+    inside = regions["head"][..., None]
+    frames = light.astype(np.float32)[:, None, None, None] * (inside * face + (1 - inside) * background)
+    return FaceClip(
+        frames=np.clip(np.rint(frames), 0, 255).astype(np.uint8),
+        ppg=wave,
+        hr_bpm=ppg.hr_bpm,
+        skin_mask=regions["skin"] > 0.5,
+        subject=subject,
+    )
+
+
+def _pose(config: FaceVideoConfig, t: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    motion = config.motion
+
+    def path(peak: float) -> np.ndarray:
+        if motion.periodic_hz is None:
+            return peak * _slow_path(t, rng)
+        periodic = np.sin(2 * np.pi * motion.periodic_hz * t + rng.uniform(0, 2 * np.pi))
+        return peak * 0.5 * (_slow_path(t, rng) + periodic)
+
+    return {
+        "dx": path(motion.translation_px), "dy": path(motion.translation_px),
+        "angle": np.deg2rad(path(motion.rotation_deg)), "scale": 1 + path(motion.scale),
+        "mouth": motion.mouth * 0.5 * (1 + np.sin(2 * np.pi * rng.uniform(2.0, 4.0) * t)),
+    }
+
+
+def _face_coordinates(size: int, subject: FaceSubject, pose: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel of each frame in the face's own coordinates: (0, 0) the centre, ±1 the semi-axes."""
+    grid = (np.arange(size, dtype=np.float32) - (size - 1) / 2) / size
+    y, x = grid[None, :, None], grid[None, None, :]
+    dx, dy = (pose["dx"] / size).astype(np.float32)[:, None, None], (pose["dy"] / size).astype(np.float32)[:, None, None]
+    cos, sin = (np.cos(pose["angle"]).astype(np.float32)[:, None, None], np.sin(pose["angle"]).astype(np.float32)[:, None, None])
+    scale = pose["scale"].astype(np.float32)[:, None, None]
+    along = ((x - dx) * cos + (y - dy) * sin) / scale
+    across = (-(x - dx) * sin + (y - dy) * cos) / scale
+    return along / subject.semi_axes[0], across / subject.semi_axes[1]
+
+
+def _ellipse(u: np.ndarray, v: np.ndarray, centre: tuple[float, float], axes: tuple[float, float] | tuple[float, np.ndarray]) -> np.ndarray:
+    return (((u - centre[0]) / axes[0]) ** 2 + ((v - centre[1]) / axes[1]) ** 2 < 1).astype(np.float32)
+
+
+def _regions(u: np.ndarray, v: np.ndarray, *, mouth_open: np.ndarray) -> dict[str, np.ndarray]:
+    """Soft-edged head and hard-edged features; skin is the head minus hair, eyes, brows and lips."""
+    radius = np.sqrt(u**2 + v**2)
+    head = np.clip((1.0 - radius) * 12 + 0.5, 0, 1).astype(np.float32)
+    hair = head * (v < -0.62 + 0.12 * np.cos(2.2 * u)).astype(np.float32)
+    eyes = np.maximum(_ellipse(u, v, (-0.38, -0.12), (0.17, 0.07)), _ellipse(u, v, (0.38, -0.12), (0.17, 0.07)))
+    brows = np.maximum(_ellipse(u, v, (-0.38, -0.3), (0.2, 0.035)), _ellipse(u, v, (0.38, -0.3), (0.2, 0.035)))
+    lips = _ellipse(u, v, (0.0, 0.55), (0.3, 0.05 + 0.08 * mouth_open[:, None, None]))
+    features = np.maximum.reduce([hair, eyes * head, brows * head, lips * head])
+    return {"head": head, "hair": np.maximum(hair, brows * head), "eyes": eyes * head * (1 - hair), "lips": lips * head,
+            "skin": head * (1 - features)}
+
+
+def _perfused(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Forehead and cheeks, where the pulse is strongest."""
+    forehead = (v > -0.6) & (v < -0.38) & (np.abs(u) < 0.55)
+    cheeks = ((np.abs(u) - 0.45) / 0.22) ** 2 + ((v - 0.2) / 0.2) ** 2 < 1
+    return forehead | cheeks
+
+
+def _shading(u: np.ndarray, v: np.ndarray, light: tuple[float, float, float]) -> np.ndarray:
+    """Lambertian shading of the head as an ellipsoid lit from `light`, plus ambient light."""
+    depth = np.sqrt(np.clip(1 - u**2 - v**2, 0, 1))
+    lit = np.clip(u * light[0] + v * light[1] + depth * light[2], 0, 1)
+    return (0.45 + 0.55 * lit).astype(np.float32)
+
+
+def _highlight(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Specular spots on the forehead and the nose tip, fixed to the face."""
+    forehead = np.exp(-((u - 0.1) ** 2 + (v + 0.45) ** 2) / 0.02)
+    nose = np.exp(-(u**2 + (v - 0.2) ** 2) / 0.006)
+    return (forehead + nose).astype(np.float32)
+
+
+def _texture(subject: FaceSubject, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """A fixed pore-and-blotch pattern in face coordinates (±4 %), so it moves with the head."""
+    rng = np.random.default_rng(subject.texture_seed)
+    fine = scipy.ndimage.gaussian_filter(rng.standard_normal((TEXTURE_GRID, TEXTURE_GRID)), 0.8)
+    coarse = scipy.ndimage.gaussian_filter(rng.standard_normal((TEXTURE_GRID, TEXTURE_GRID)), 6.0)
+    pattern = fine / fine.std() + coarse / coarse.std()
+    pattern = (1 + 0.02 * pattern).astype(np.float32)
+    scale = (TEXTURE_GRID - 1) / (2 * FACE_EXTENT)
+    rows = np.clip(np.rint((v + FACE_EXTENT) * scale), 0, TEXTURE_GRID - 1).astype(np.intp)
+    cols = np.clip(np.rint((u + FACE_EXTENT) * scale), 0, TEXTURE_GRID - 1).astype(np.intp)
+    return pattern[rows, cols]
+
+
+def _background_gradient(size: int) -> np.ndarray:
+    ramp = np.linspace(0.85, 1.15, size, dtype=np.float32)
+    return ramp[:, None] * ramp[None, ::-1]
+
+
+def _slow_path(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Unit-peak sum of three random sinusoids between 0.05 and 0.5 Hz: below the lowest heart rate."""
+    freqs = rng.uniform(0.05, 0.5, size=3)
+    phases = rng.uniform(0, 2 * np.pi, size=3)
+    path = np.sin(2 * np.pi * freqs[:, None] * t[None, :] + phases[:, None]).sum(axis=0)
+    return path / max(np.abs(path).max(), 1e-12)

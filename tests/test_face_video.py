@@ -1,0 +1,70 @@
+"""The skin-reflection face videos: deterministic, physically signed, pulse only on skin, readable by POS."""
+
+import numpy as np
+import pytest
+
+from codephys_plugin.baselines import BASELINES, rgb_trace
+from codephys_plugin.data.face_video import FaceVideoConfig, HeadMotion, draw_subject, render_face_video
+from codephys_plugin.heart_rate import hr_fft, prepare_for_hr
+
+FS = 30.0
+
+
+def clip_for(seed: int, **config):
+    rng = np.random.default_rng(seed)
+    return render_face_video(FaceVideoConfig(**config), draw_subject(rng), rng)
+
+
+def test_a_seed_gives_the_same_clip_and_another_seed_another():
+    first, again, other = clip_for(3, frames=40), clip_for(3, frames=40), clip_for(4, frames=40)
+    assert first.frames.dtype == np.uint8 and first.frames.shape == (40, 72, 72, 3)
+    np.testing.assert_array_equal(first.frames, again.frames)
+    np.testing.assert_array_equal(first.ppg, again.ppg)
+    assert not np.array_equal(first.frames, other.frames)
+
+
+def test_subjects_span_the_skin_types():
+    kinds = {draw_subject(np.random.default_rng(seed)).fitzpatrick for seed in range(60)}
+    assert kinds == {1, 2, 3, 4, 5, 6}
+
+
+def test_the_pulse_is_on_the_skin_with_the_physical_sign_and_nowhere_else():
+    """A still head under constant light: skin pixels follow minus the PPG; background pixels never change."""
+    clip = clip_for(5, frames=300)
+    video = clip.frames.astype(np.float64)
+    skin_green = rgb_trace(clip.frames, clip.skin_mask)[:, 1]
+    assert np.corrcoef(skin_green, clip.ppg)[0, 1] < -0.9
+    background = np.ones(clip.skin_mask.shape[1:], dtype=bool)
+    background[8:-8, 8:-8] = False
+    assert np.ptp(video[:, background], axis=0).max() == 0
+    green_p2p = np.ptp(skin_green)
+    assert 0.1 < green_p2p < 2.5, "a realistic pulse: about 0.5-2 levels at the forehead and cheeks, less elsewhere"
+
+
+@pytest.mark.slow
+def test_classic_methods_read_clean_thirty_second_videos():
+    """POS and CHROM within 2 bpm of the label's FFT HR on at least 95 % of clean 30-s videos."""
+    errors = {name: [] for name in ("pos", "chrom")}
+    for seed in range(20):
+        clip = clip_for(100 + seed, frames=900, motion=HeadMotion(translation_px=1.0, rotation_deg=2.0))
+        trace = rgb_trace(clip.frames, clip.skin_mask)
+        truth = hr_fft(prepare_for_hr(clip.ppg, FS), FS)
+        for name in errors:
+            errors[name].append(abs(hr_fft(prepare_for_hr(BASELINES[name](trace, FS), FS), FS) - truth))
+    for name, values in errors.items():
+        assert np.mean(np.array(values) <= 2.0) >= 0.95, (name, np.round(values, 1))
+
+
+def test_head_motion_moves_the_face_but_not_the_background():
+    still, moving = clip_for(7, frames=60), clip_for(7, frames=60, motion=HeadMotion(translation_px=4.0, rotation_deg=5.0))
+    assert np.abs(np.diff(moving.skin_mask.astype(int), axis=0)).sum() > 0
+    assert np.abs(np.diff(still.skin_mask.astype(int), axis=0)).sum() == 0
+    corner = (slice(None), slice(0, 3), slice(0, 3))
+    np.testing.assert_array_equal(moving.frames[corner], still.frames[corner])
+
+
+def test_bad_configurations_are_refused():
+    with pytest.raises(ValueError, match="size ≥ 16"):
+        FaceVideoConfig(size=8)
+    with pytest.raises(ValueError, match="illumination_drift"):
+        FaceVideoConfig(illumination_drift=1.5)
