@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torchvision.io import decode_jpeg, encode_jpeg
 
+from codephys_plugin.data.slow_paths import slow_path
+
 
 class Degradation(Protocol):
     severity: float
@@ -47,12 +49,8 @@ def _check_severity(severity: float, name: str) -> None:
 
 
 def _slow_path(frames: int, rng: np.random.Generator) -> np.ndarray:
-    """A unit-peak random path over `frames` samples made of three cycles at most: a slow change."""
-    t = np.linspace(0, 1, frames)
-    cycles = rng.uniform(0.3, 3.0, size=3)
-    phases = rng.uniform(0, 2 * np.pi, size=3)
-    path = np.sin(2 * np.pi * cycles[:, None] * t[None, :] + phases[:, None]).sum(axis=0)
-    return path / max(np.abs(path).max(), 1e-12)
+    """A unit-peak random path over a clip, 0.3-3 cycles long: degradations change slowly, whatever the rate."""
+    return slow_path(np.linspace(0, 1, frames), rng, (0.3, 3.0))
 
 
 def _to_uint8(values: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.ndimage
 
+from codephys_plugin.data.slow_paths import slow_path
 from codephys_plugin.data.synthetic_ppg import SyntheticPPGConfig, synthesize_ppg
 
 BLOOD_VOLUME_RGB = np.array([0.33, 0.77, 0.53], dtype=np.float32)
@@ -30,6 +31,8 @@ FITZPATRICK_RGB = np.array(
 TEXTURE_GRID = 96
 """Resolution of the per-subject texture, in face coordinates spanning ±1.4 semi-axes."""
 FACE_EXTENT = 1.4
+POSE_RATES_HZ = (0.05, 0.5)
+"""Head motion and light drift stay below the lowest heart rate (unless a periodic motion is asked for)."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ def render_face_video(config: FaceVideoConfig, subject: FaceSubject, rng: np.ran
     wave = (ppg.signal - ppg.signal.mean()) / np.ptp(ppg.signal)
     t = np.arange(config.frames) / config.fs
     pose = _pose(config, t, rng)
-    light = 1 + config.illumination_drift * _slow_path(t, rng)
+    light = 1 + config.illumination_drift * slow_path(t, rng, POSE_RATES_HZ)
     u, v = _face_coordinates(config.size, subject, pose)
     regions = _regions(u, v, mouth_open=pose["mouth"])
     shade = _shading(u, v, subject.light_direction)
@@ -155,9 +158,9 @@ def _pose(config: FaceVideoConfig, t: np.ndarray, rng: np.random.Generator) -> d
 
     def path(peak: float) -> np.ndarray:
         if motion.periodic_hz is None:
-            return peak * _slow_path(t, rng)
+            return peak * slow_path(t, rng, POSE_RATES_HZ)
         periodic = np.sin(2 * np.pi * motion.periodic_hz * t + rng.uniform(0, 2 * np.pi))
-        return peak * 0.5 * (_slow_path(t, rng) + periodic)
+        return peak * 0.5 * (slow_path(t, rng, POSE_RATES_HZ) + periodic)
 
     return {
         "dx": path(motion.translation_px), "dy": path(motion.translation_px),
@@ -232,11 +235,3 @@ def _texture(subject: FaceSubject, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 def _background_gradient(size: int) -> np.ndarray:
     ramp = np.linspace(0.85, 1.15, size, dtype=np.float32)
     return ramp[:, None] * ramp[None, ::-1]
-
-
-def _slow_path(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Unit-peak sum of three random sinusoids between 0.05 and 0.5 Hz: below the lowest heart rate."""
-    freqs = rng.uniform(0.05, 0.5, size=3)
-    phases = rng.uniform(0, 2 * np.pi, size=3)
-    path = np.sin(2 * np.pi * freqs[:, None] * t[None, :] + phases[:, None]).sum(axis=0)
-    return path / max(np.abs(path).max(), 1e-12)
