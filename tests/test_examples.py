@@ -31,3 +31,18 @@ def test_deformable_convolutions_are_counted_as_convolutions():
     positions = 6 * 3 * 3
     expected = positions * (5 * 4 * 27 + 4 * 27 + 54 * 4)  # the convolution, the motion filter, the offsets
     assert macs(lambda: layer(torch.randn(1, 4, 6, 3, 3))) == expected
+
+
+def test_video_lab_tour_writes_its_table_figure_and_provenance(tmp_path, capsys):
+    import json
+
+    from codephys_plugin.data.degradations import DEGRADATIONS
+    from examples.video_lab_tour import main as tour
+
+    assert tour(["--videos", "1", "--seconds", "6", "--out", str(tmp_path)]) == 0
+    record = json.loads((tmp_path / "video_lab.json").read_text())
+    assert set(record["hr_mae_bpm"]) == set(DEGRADATIONS)
+    assert set(record["hr_mae_bpm"]["noise"]["1.0"]) == {"green", "chrom", "pos"}
+    assert record["versions"]["torch"] and record["clips_per_second"]["72px"] > 0
+    assert (tmp_path / "video_lab.png").stat().st_size > 10_000
+    assert "HR MAE (bpm) of the classic methods" in capsys.readouterr().out
