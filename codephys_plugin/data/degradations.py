@@ -43,11 +43,6 @@ def check_frames(frames: object) -> np.ndarray:
     return video
 
 
-def _check_severity(severity: float, name: str) -> None:
-    if not (math.isfinite(severity) and 0 <= severity <= 1):
-        raise ValueError(f"{name} severity: expected a number in [0, 1], got {severity}")
-
-
 def _slow_path(frames: int, rng: np.random.Generator) -> np.ndarray:
     """A unit-peak random path over a clip, 0.3-3 cycles long: degradations change slowly, whatever the rate."""
     return slow_path(np.linspace(0, 1, frames), rng, (0.3, 3.0))
@@ -58,18 +53,28 @@ def _to_uint8(values: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Defocus:
-    """Gaussian blur with a 5 × 5 kernel whose σ drifts over time, 0.5-1.5 px at severity 1."""
+class _Graded:
+    """What every degradation shares: a checked severity, checked frames, and the identity at severity 0."""
 
     severity: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_severity(self.severity, "defocus")
+        if not (math.isfinite(self.severity) and 0 <= self.severity <= 1):
+            raise ValueError(f"{type(self).__name__} severity: expected a number in [0, 1], got {self.severity}")
 
     def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         video = check_frames(frames)
-        if self.severity == 0:
-            return video.copy()
+        return video.copy() if self.severity == 0 else self._apply(video, rng)
+
+    def _apply(self, video: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Defocus(_Graded):
+    """Gaussian blur with a 5 × 5 kernel whose σ drifts over time, 0.5-1.5 px at severity 1."""
+
+    def _apply(self, video: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         sigmas = self.severity * (1.0 + 0.5 * _slow_path(video.shape[0], rng))
         out = np.empty(video.shape, dtype=np.float32)
         for index, sigma in enumerate(sigmas):
@@ -79,36 +84,22 @@ class Defocus:
 
 
 @dataclass(frozen=True)
-class CameraNoise:
+class CameraNoise(_Graded):
     """Zero-mean Gaussian sensor noise per pixel and frame, σ up to 0.1 of full scale at severity 1."""
 
-    severity: float = 1.0
-
-    def __post_init__(self) -> None:
-        _check_severity(self.severity, "camera noise")
-
-    def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        video = check_frames(frames)
-        if self.severity == 0:
-            return video.copy()
+    def _apply(self, video: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         sigma = self.severity * 25.5 * (0.75 + 0.25 * _slow_path(video.shape[0], rng))
         noise = rng.standard_normal(video.shape, dtype=np.float32) * sigma[:, None, None, None].astype(np.float32)
         return _to_uint8(video + noise)
 
 
 @dataclass(frozen=True)
-class VaryingResolution:
+class VaryingResolution(_Graded):
     """Down-sampling to a size that wanders over time (down to 32-64 px at severity 1) and back up."""
 
-    severity: float = 1.0
-
-    def __post_init__(self) -> None:
-        _check_severity(self.severity, "varying resolution")
-
-    def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        video = check_frames(frames)
+    def _apply(self, video: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         size = video.shape[1]
-        if self.severity == 0 or size <= 32:
+        if size <= 32:
             return video.copy()
         lowest = rng.uniform(32, min(64, size))
         depth = self.severity * (size - lowest) * 0.5 * (1 + _slow_path(video.shape[0], rng))
@@ -125,19 +116,19 @@ class VaryingResolution:
 
 
 @dataclass(frozen=True)
-class Occlusion:
+class Occlusion(_Graded):
     """A square occluder (H/10 × W/10 at severity 1, smaller below) of one random colour, jumping to a new
     place inside `region` (the face; default the central half of the frame) about once a second."""
 
-    severity: float = 1.0
     hold_frames: int = 30
 
     def __post_init__(self) -> None:
-        _check_severity(self.severity, "occlusion")
+        super().__post_init__()
         if self.hold_frames < 1:
             raise ValueError(f"occlusion hold_frames: expected ≥ 1, got {self.hold_frames}")
 
     def __call__(self, frames: np.ndarray, rng: np.random.Generator, region: np.ndarray | None = None) -> np.ndarray:
+        """`region`: an optional 'h w' or 't h w' mask of where the occluder may go (the face)."""
         video = check_frames(frames)
         out = video.copy()
         t, h, w, _ = video.shape
@@ -164,18 +155,10 @@ class Occlusion:
 
 
 @dataclass(frozen=True)
-class Brightness:
+class Brightness(_Graded):
     """A gamma curve that drifts over time, γ in 0.5-1.5 at severity 1; it keeps every pixel's order."""
 
-    severity: float = 1.0
-
-    def __post_init__(self) -> None:
-        _check_severity(self.severity, "brightness")
-
-    def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        video = check_frames(frames)
-        if self.severity == 0:
-            return video.copy()
+    def _apply(self, video: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         gammas = 1 + 0.5 * self.severity * _slow_path(video.shape[0], rng)
         levels = np.arange(256, dtype=np.float64) / 255
         tables = _to_uint8(255 * levels[None, :] ** gammas[:, None])
@@ -183,19 +166,14 @@ class Brightness:
 
 
 @dataclass(frozen=True)
-class MotionBlur:
+class MotionBlur(_Graded):
     """A linear smear along one random direction, up to 7 px long at severity 1, its length drifting."""
 
-    severity: float = 1.0
     max_length_px: int = 7
 
-    def __post_init__(self) -> None:
-        _check_severity(self.severity, "motion blur")
-
-    def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        video = check_frames(frames)
+    def _apply(self, video: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         lengths = np.rint(1 + self.severity * (self.max_length_px - 1) * 0.5 * (1 + _slow_path(video.shape[0], rng)))
-        if self.severity == 0 or lengths.max() <= 1:
+        if lengths.max() <= 1:
             return video.copy()
         angle = rng.uniform(0, np.pi)
         out = video.copy()
@@ -217,42 +195,29 @@ def _line_kernel(length: int, angle: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Compression:
+class Compression(_Graded):
     """Real JPEG coding of every frame (torchvision's libjpeg), quality from 100 down to 10 at severity 1."""
 
-    severity: float = 1.0
-
     def __post_init__(self) -> None:
-        _check_severity(self.severity, "compression")
+        super().__post_init__()
 
     @property
     def quality(self) -> int:
         return int(round(100 - 90 * self.severity))
 
-    def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        video = check_frames(frames)
-        if self.severity == 0:
-            return video.copy()
+    def _apply(self, video: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         images = list(torch.from_numpy(np.ascontiguousarray(video)).permute(0, 3, 1, 2))
         decoded = decode_jpeg(encode_jpeg(images, quality=self.quality))
         return torch.stack(decoded).permute(0, 2, 3, 1).numpy()
 
 
 @dataclass(frozen=True)
-class Flicker:
+class Flicker(_Graded):
     """Illumination flicker: a brightness modulation of up to ±10 % at severity 1, at a rate drawn in 0.5-5 Hz
     (the aliases of mains lighting land anywhere, the heart-rate band included)."""
-
-    severity: float = 1.0
     fs: float = 30.0
 
-    def __post_init__(self) -> None:
-        _check_severity(self.severity, "flicker")
-
-    def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        video = check_frames(frames)
-        if self.severity == 0:
-            return video.copy()
+    def _apply(self, video: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         t = np.arange(video.shape[0]) / self.fs
         gain = 1 + 0.1 * self.severity * np.sin(2 * np.pi * rng.uniform(0.5, 5.0) * t + rng.uniform(0, 2 * np.pi))
         return _to_uint8(video * gain[:, None, None, None].astype(np.float32))
