@@ -68,3 +68,18 @@ def test_bad_configurations_are_refused():
         FaceVideoConfig(size=8)
     with pytest.raises(ValueError, match="illumination_drift"):
         FaceVideoConfig(illumination_drift=1.5)
+
+
+def test_a_heart_rate_step_shows_in_the_track_and_in_the_pulse():
+    from codephys_plugin.data.synthetic_ppg import HeartRateChange
+
+    clip = clip_for(9, frames=1200, hr_range_bpm=(70.0, 70.0), hr_change=HeartRateChange(step_bpm=25.0))
+    before, after = clip.hr_track_bpm[:500], clip.hr_track_bpm[700:]
+    assert abs(np.median(after) - np.median(before) - 25.0) < 4.0
+    trace = rgb_trace(clip.frames, clip.skin_mask)
+    first, second = (hr_fft(prepare_for_hr(BASELINES["pos"](trace[part], FS), FS), FS)
+                     for part in (slice(0, 540), slice(660, 1200)))
+    assert abs(first - 70.0) < 4.0 and abs(second - 95.0) < 4.0
+    unchanged = clip_for(9, frames=1200, hr_range_bpm=(70.0, 70.0))
+    np.testing.assert_array_equal(clip_for(9, frames=1200, hr_range_bpm=(70.0, 70.0),
+                                           hr_change=HeartRateChange()).frames, unchanged.frames)

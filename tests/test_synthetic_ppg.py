@@ -62,3 +62,14 @@ def test_invalid_counts_and_rates_are_rejected():
         synthesize_recordings(0)
     with pytest.raises(ValueError, match="hr_bpm"):
         synthesize_ppg(seed=0, hr_bpm=-60.0)
+
+
+def test_a_drifting_heart_rate_is_tracked_and_a_drop_to_zero_refused():
+    from codephys_plugin.data.synthetic_ppg import HeartRateChange, SyntheticPPGConfig, synthesize_ppg
+
+    config = SyntheticPPGConfig(duration_s=60.0, hr_range_bpm=(60.0, 60.0))
+    ppg = synthesize_ppg(config, seed=1, hr_change=HeartRateChange(drift_bpm=30.0))
+    assert ppg.hr_track_bpm.shape == ppg.signal.shape
+    assert abs(np.median(ppg.hr_track_bpm[:300]) - 61.5) < 4 and abs(np.median(ppg.hr_track_bpm[-300:]) - 88.5) < 4
+    with pytest.raises(ValueError, match="to zero or below"):
+        synthesize_ppg(config, seed=1, hr_change=HeartRateChange(step_bpm=-70.0))

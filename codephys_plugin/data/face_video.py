@@ -21,7 +21,7 @@ import numpy as np
 import scipy.ndimage
 
 from codephys_plugin.data.slow_paths import slow_path
-from codephys_plugin.data.synthetic_ppg import SyntheticPPGConfig, synthesize_ppg
+from codephys_plugin.data.synthetic_ppg import HeartRateChange, SyntheticPPGConfig, synthesize_ppg
 
 BLOOD_VOLUME_RGB = np.array([0.33, 0.77, 0.53], dtype=np.float32)
 FITZPATRICK_RGB = np.array(
@@ -93,6 +93,8 @@ class FaceVideoConfig:
     fs: float = 30.0
     hr_range_bpm: tuple[float, float] = (50.0, 150.0)
     motion: HeadMotion = HeadMotion()
+    hr_change: HeartRateChange | None = None
+    """A drift and/or step of the heart rate within the clip (see `hr_track_bpm`)."""
     illumination_drift: float = 0.0
     """Peak relative change of the light over the clip (slow)."""
 
@@ -113,6 +115,8 @@ class FaceClip:
     """``(t)`` contact PPG (blood volume up), unit peak to peak; ``ppg[i]`` is the pulse in ``frames[i]``."""
     hr_bpm: float
     """Mean rate of the generated beats."""
+    hr_track_bpm: np.ndarray
+    """``(t)`` the instantaneous rate of the beat each frame falls in: the truth for an HR track over time."""
     skin_mask: np.ndarray
     """``(t h w)`` bool: the pixels that carry the pulse (for the classic methods' RGB trace)."""
     subject: FaceSubject
@@ -122,7 +126,8 @@ def render_face_video(config: FaceVideoConfig, subject: FaceSubject, rng: np.ran
     """One clip of `subject`; every random draw comes from `rng`."""
     rng = np.random.default_rng(rng)
     ppg = synthesize_ppg(SyntheticPPGConfig(fs=config.fs, duration_s=config.frames / config.fs,
-                                            hr_range_bpm=config.hr_range_bpm, baseline_wander=0.0), seed=rng)
+                                            hr_range_bpm=config.hr_range_bpm, baseline_wander=0.0), seed=rng,
+                         hr_change=config.hr_change)
     wave = (ppg.signal - ppg.signal.mean()) / np.ptp(ppg.signal)
     t = np.arange(config.frames) / config.fs
     pose = _pose(config, t, rng)
@@ -148,6 +153,7 @@ def render_face_video(config: FaceVideoConfig, subject: FaceSubject, rng: np.ran
         frames=np.clip(np.rint(frames), 0, 255).astype(np.uint8),
         ppg=wave,
         hr_bpm=ppg.hr_bpm,
+        hr_track_bpm=ppg.hr_track_bpm,
         skin_mask=regions["skin"] > 0.5,
         subject=subject,
     )

@@ -53,6 +53,21 @@ class SyntheticPPGConfig:
 
 
 @dataclass(frozen=True)
+class HeartRateChange:
+    """How the mean rate moves within a recording: a linear drift over its length and an optional step."""
+
+    drift_bpm: float = 0.0
+    """Change from the first to the last beat (may be negative)."""
+    step_bpm: float = 0.0
+    """A sudden change (e.g. 10-30 bpm) at `step_at_s` (default: the middle of the recording)."""
+    step_at_s: float | None = None
+
+    def rate_bpm(self, base_bpm: float, t: float, duration_s: float) -> float:
+        step_at = duration_s / 2 if self.step_at_s is None else self.step_at_s
+        return base_bpm + self.drift_bpm * t / duration_s + (self.step_bpm if t >= step_at else 0.0)
+
+
+@dataclass(frozen=True)
 class SyntheticPPG:
     signal: np.ndarray
     """``(t)`` waveform sampled at `fs`."""
@@ -61,6 +76,8 @@ class SyntheticPPG:
     """Mean heart rate of the generated beats."""
     beat_onsets_s: np.ndarray
     """Start time of every beat that overlaps the recording (s)."""
+    hr_track_bpm: np.ndarray | None = None
+    """``(t)`` instantaneous rate: 60 / the length of the beat each sample falls in."""
 
 
 def synthesize_ppg(
@@ -68,8 +85,10 @@ def synthesize_ppg(
     *,
     seed: int | np.random.Generator = 0,
     hr_bpm: float | None = None,
+    hr_change: HeartRateChange | None = None,
 ) -> SyntheticPPG:
-    """One recording; `hr_bpm` fixes the mean HR, otherwise it is drawn from ``config.hr_range_bpm``."""
+    """One recording; `hr_bpm` fixes the starting mean HR, otherwise it is drawn from ``config.hr_range_bpm``;
+    `hr_change` moves it within the recording."""
     rng = np.random.default_rng(seed)
     mean_hr = rng.uniform(*config.hr_range_bpm) if hr_bpm is None else float(hr_bpm)
     if mean_hr <= 0:
@@ -78,7 +97,7 @@ def synthesize_ppg(
     t = np.arange(count) / config.fs
     resp_rate = rng.uniform(*config.resp_rate_range_hz)
     resp_phase = rng.uniform(0, 2 * np.pi)
-    onsets = _beat_onsets(config, rng, mean_hr, resp_rate, resp_phase)
+    onsets = _beat_onsets(config, rng, mean_hr, resp_rate, resp_phase, hr_change or HeartRateChange())
     beat = np.clip(np.searchsorted(onsets, t, side="right") - 1, 0, onsets.size - 2)
     phase = (t - onsets[beat]) / (onsets[beat + 1] - onsets[beat])
     dicrotic = rng.uniform(*config.dicrotic_ratio_range) * (1 + 0.05 * rng.standard_normal(onsets.size))
@@ -89,7 +108,8 @@ def synthesize_ppg(
     signal += config.noise_std * rng.standard_normal(count)
     covered = onsets[(onsets < t[-1] + 1 / config.fs)]
     mean_interval = np.diff(onsets[: covered.size + 1]).mean()
-    return SyntheticPPG(signal, config.fs, float(60.0 / mean_interval), covered)
+    track = 60.0 / (onsets[beat + 1] - onsets[beat])
+    return SyntheticPPG(signal, config.fs, float(60.0 / mean_interval), covered, track)
 
 
 def synthesize_recordings(
@@ -103,15 +123,21 @@ def synthesize_recordings(
 
 
 def _beat_onsets(
-    config: SyntheticPPGConfig, rng: np.random.Generator, mean_hr: float, resp_rate: float, resp_phase: float
+    config: SyntheticPPGConfig, rng: np.random.Generator, mean_hr: float, resp_rate: float, resp_phase: float,
+    change: HeartRateChange,
 ) -> np.ndarray:
-    """Beat start times covering the recording plus one beat, from a jittered interval sequence."""
-    mean_interval = 60.0 / mean_hr
-    shortest, longest = 60.0 / config.hr_range_bpm[1], 60.0 / config.hr_range_bpm[0]
+    """Beat start times covering the recording plus one beat, from a jittered interval sequence around the
+    (possibly changing) mean rate."""
+    rates = [change.rate_bpm(mean_hr, at, config.duration_s) for at in (0.0, config.duration_s)]
+    if min(rates) <= 0 or mean_hr + change.step_bpm <= 0:
+        raise ValueError(f"hr_change takes the heart rate from {mean_hr:g} bpm to zero or below")
+    shortest = 60.0 / max(config.hr_range_bpm[1], *rates, mean_hr + max(change.step_bpm, 0))
+    longest = 60.0 / min(config.hr_range_bpm[0], *rates, mean_hr + min(change.step_bpm, 0))
     innovation = config.hrv_fraction * np.sqrt(1 - RR_JITTER_MEMORY**2)
-    onsets = [-rng.uniform(0, mean_interval)]
+    onsets = [-rng.uniform(0, 60.0 / mean_hr)]
     jitter = config.hrv_fraction * rng.standard_normal()
-    while onsets[-1] <= config.duration_s + mean_interval:
+    while onsets[-1] <= config.duration_s + 60.0 / change.rate_bpm(mean_hr, onsets[-1], config.duration_s):
+        mean_interval = 60.0 / change.rate_bpm(mean_hr, max(onsets[-1], 0.0), config.duration_s)
         rsa = config.rsa_fraction * np.sin(2 * np.pi * resp_rate * onsets[-1] + resp_phase)
         interval = np.clip(mean_interval * (1 + jitter + rsa), min(shortest, mean_interval), max(longest, mean_interval))
         onsets.append(onsets[-1] + interval)
