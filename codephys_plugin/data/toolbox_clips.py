@@ -98,14 +98,16 @@ class ToolboxClipDataset(Dataset):
         """Read every chunk once, before training: non-finite values, mixed chunk shapes and labels that
         cannot be in `label_form` are errors naming the file, instead of surprises after an epoch."""
         first_shape, first_path = None, None
-        for index, clip in enumerate(self.clips):
-            inputs, _ = self[index]
+        for clip in self.clips:
+            inputs = _read_inputs(clip.input_path, self.layout)
+            label = _load(clip.label_path)
+            _checked_label(label, clip.label_path, frames=inputs.shape[0], input_path=clip.input_path)
             if first_shape is None:
                 first_shape, first_path = tuple(inputs.shape), clip.input_path
             elif tuple(inputs.shape) != first_shape:
                 raise ValueError(f"{clip.input_path}: chunk of shape {tuple(inputs.shape)} (t c h w) differs from "
                                  f"{first_path.name}'s {first_shape}; every chunk of a cache must have one size")
-            if label_form == "derivative" and _load(clip.label_path).dtype.kind in "iu":
+            if label_form == "derivative" and label.dtype.kind in "iu":
                 raise ValueError(f"{clip.label_path}: integer labels cannot be DiffNormalized derivatives "
                                  "(those are normalised differences); if they are the raw PPG, pass --labels waveform")
 
@@ -139,7 +141,11 @@ def _read_inputs(path: Path, layout: str) -> np.ndarray:
 
 
 def _read_label(path: Path, *, frames: int, input_path: Path) -> np.ndarray:
-    array = _load(path)
+    return _checked_label(_load(path), path, frames=frames, input_path=input_path)
+
+
+def _checked_label(array: np.ndarray, path: Path, *, frames: int, input_path: Path) -> np.ndarray:
+    """A 1-D, finite label of `frames` samples as float32."""
     if array.ndim != 1:
         raise ValueError(f"{path}: expected a 1-D label (t), got shape {array.shape}")
     if array.size != frames:
