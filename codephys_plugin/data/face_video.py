@@ -132,31 +132,93 @@ def render_face_video(config: FaceVideoConfig, subject: FaceSubject, rng: np.ran
     t = np.arange(config.frames) / config.fs
     pose = _pose(config, t, rng)
     light = 1 + config.illumination_drift * slow_path(t, rng, POSE_RATES_HZ)
-    u, v = _face_coordinates(config.size, subject, pose)
-    regions = _regions(u, v, mouth_open=pose["mouth"])
-    shade = _shading(u, v, subject.light_direction)
-    texture = _texture(subject, u, v)
-    gain = np.where(_perfused(u, v), 1.0, 0.5).astype(np.float32) * regions["skin"]
+    face = _posed_face(config.size, subject, pose)
     relative = subject.pulse_levels / (subject.skin_rgb[1] * BLOOD_VOLUME_RGB[1])
-    pulse = 1 - relative * gain[..., None] * wave.astype(np.float32)[:, None, None, None] * BLOOD_VOLUME_RGB
-    albedo = (
-        regions["skin"][..., None] * np.asarray(subject.skin_rgb, dtype=np.float32) * pulse
-        + regions["hair"][..., None] * np.asarray(subject.hair_rgb, dtype=np.float32)
-        + regions["lips"][..., None] * np.asarray(subject.lip_rgb, dtype=np.float32)
-        + regions["eyes"][..., None] * np.float32(40.0)
-    )
-    face = albedo * (shade * texture)[..., None] + (subject.specular_strength * _highlight(u, v) * regions["skin"])[..., None]
-    background = np.asarray(subject.background_rgb, dtype=np.float32) * _background_gradient(config.size)[..., None]
-    inside = regions["head"][..., None]
-    frames = light.astype(np.float32)[:, None, None, None] * (inside * face + (1 - inside) * background)
+    pulse_rgb = -relative * np.asarray(subject.skin_rgb, dtype=np.float32) * BLOOD_VOLUME_RGB
+    frames = face.pulse[..., None] * (pulse_rgb * _per_frame(wave))
+    frames += face.rgb + (1 - face.head[..., None]) * _background(config.size, subject)
+    frames *= _per_frame(light)
     return FaceClip(
-        frames=np.clip(np.rint(frames), 0, 255).astype(np.uint8),
+        frames=np.clip(np.rint(frames, out=frames), 0, 255, out=frames).astype(np.uint8),
         ppg=wave,
         hr_bpm=ppg.hr_bpm,
         hr_track_bpm=ppg.hr_track_bpm,
-        skin_mask=regions["skin"] > 0.5,
+        skin_mask=np.broadcast_to(face.skin > 0.5, (config.frames, config.size, config.size)).copy(),
         subject=subject,
     )
+
+
+CANONICAL_EXTENT = 1.1
+"""The head (radius ≤ 1 + its soft edge) fits in ±1.1 semi-axes of face coordinates."""
+CANONICAL_OVERSAMPLING = 2
+"""Face-coordinate samples per output pixel when a moving head is drawn once and resampled per frame."""
+MOUTH_LEVELS = 8
+EYE_LEVEL = 40.0
+
+
+@dataclass(frozen=True)
+class _Face:
+    """The head at some points, under unit light and without the pulse."""
+
+    rgb: np.ndarray
+    """``(... 3)`` colour of the head, weighted by its coverage (0 where the background shows)."""
+    head: np.ndarray
+    """``(...)`` coverage of the head, 0-1 (soft at its edge)."""
+    pulse: np.ndarray
+    """``(...)`` weight of the pulse colour: perfusion times lighting, 0 off the skin."""
+    skin: np.ndarray
+    """``(...)`` coverage of pulsatile skin."""
+
+    def take(self, flat: np.ndarray) -> "_Face":
+        """The face at flat indices into its points."""
+        return _Face(self.rgb.reshape(-1, 3)[flat], *(part.reshape(-1)[flat] for part in (self.head, self.pulse, self.skin)))
+
+
+def _per_frame(values: np.ndarray) -> np.ndarray:
+    return values.astype(np.float32)[:, None, None, None]
+
+
+def _posed_face(size: int, subject: FaceSubject, pose: dict[str, np.ndarray]) -> _Face:
+    """The face at every pixel, ``(f h w)``: f = 1 for a still head (every path constant), else one frame per pose.
+
+    A still head is evaluated at the pixels; a moving one is evaluated once on a fine grid of face
+    coordinates per mouth opening and looked up per frame, which costs a gather instead of the whole model."""
+    if all(np.ptp(path) == 0 for path in pose.values()):
+        still = {name: path[:1] for name, path in pose.items()}
+        return _face(*_face_coordinates(size, subject, still), subject, mouth_open=still["mouth"])
+    grids = [np.linspace(-CANONICAL_EXTENT, CANONICAL_EXTENT, _canonical_samples(size, axis, pose["scale"]),
+                         dtype=np.float32) for axis in subject.semi_axes]
+    mouth_peak = float(pose["mouth"].max())
+    openings = np.linspace(0, mouth_peak, MOUTH_LEVELS if mouth_peak > 0 else 1, dtype=np.float32)
+    canonical = _face(grids[0][None, None, :], grids[1][None, :, None], subject, mouth_open=openings)
+    u, v = _face_coordinates(size, subject, pose)
+    level = np.rint(pose["mouth"] / max(mouth_peak, 1e-12) * (len(openings) - 1)).astype(np.intp)
+    rows, cols = (_nearest_sample(coordinate, grid) for coordinate, grid in ((v, grids[1]), (u, grids[0])))
+    return canonical.take((level[:, None, None] * len(grids[1]) + rows) * len(grids[0]) + cols)
+
+
+def _canonical_samples(size: int, semi_axis: float, scale: np.ndarray) -> int:
+    pixels_across = 2 * CANONICAL_EXTENT * semi_axis * size * float(scale.max())
+    return int(math.ceil(CANONICAL_OVERSAMPLING * pixels_across)) + 1
+
+
+def _nearest_sample(coordinate: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    step = grid[1] - grid[0]
+    return np.clip(np.rint((coordinate - grid[0]) / step), 0, len(grid) - 1).astype(np.intp)
+
+
+def _face(u: np.ndarray, v: np.ndarray, subject: FaceSubject, *, mouth_open: np.ndarray) -> _Face:
+    """The face at face coordinates (u, v), ``(f ...)`` with f the number of mouth openings."""
+    u, v, _ = np.broadcast_arrays(u, v, mouth_open[:, None, None])
+    regions = _regions(u, v, mouth_open=mouth_open)
+    lit = _shading(u, v, subject.light_direction) * _texture(subject, u, v)
+    skin = regions["skin"]
+    weights = np.stack([skin * lit, regions["hair"] * lit, regions["lips"] * lit, regions["eyes"] * lit,
+                        _highlight(u, v) * skin], axis=-1)
+    colours = np.array([subject.skin_rgb, subject.hair_rgb, subject.lip_rgb, (EYE_LEVEL,) * 3,
+                        (subject.specular_strength,) * 3], dtype=np.float32)
+    gain = np.where(_perfused(u, v), np.float32(1.0), np.float32(0.5))
+    return _Face(rgb=weights @ colours, head=regions["head"], pulse=skin * gain * lit, skin=skin)
 
 
 def _pose(config: FaceVideoConfig, t: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -238,6 +300,7 @@ def _texture(subject: FaceSubject, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return pattern[rows, cols]
 
 
-def _background_gradient(size: int) -> np.ndarray:
+def _background(size: int, subject: FaceSubject) -> np.ndarray:
+    """``(h w rgb)``: the subject's backdrop under a light gradient; it does not move with the head."""
     ramp = np.linspace(0.85, 1.15, size, dtype=np.float32)
-    return ramp[:, None] * ramp[None, ::-1]
+    return (ramp[:, None] * ramp[None, ::-1])[..., None] * np.asarray(subject.background_rgb, dtype=np.float32)
