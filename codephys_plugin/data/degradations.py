@@ -8,6 +8,7 @@ randomness comes from `rng`. `degrade` applies several in order.
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from typing import Protocol, Sequence
@@ -16,7 +17,7 @@ import numpy as np
 import scipy.ndimage
 import torch
 import torch.nn.functional as F
-from torchvision.io import decode_jpeg, encode_jpeg
+from PIL import Image
 
 from codephys_plugin.data.slow_paths import slow_path
 
@@ -196,19 +197,22 @@ def _line_kernel(length: int, angle: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Compression(_Graded):
-    """Real JPEG coding of every frame (torchvision's libjpeg), quality from 100 down to 10 at severity 1."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    """Real JPEG coding of every frame (libjpeg through Pillow, 4:2:0 chroma as in video codecs), quality from
+    100 down to 10 at severity 1."""
 
     @property
     def quality(self) -> int:
         return int(round(100 - 90 * self.severity))
 
     def _apply(self, video: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        images = list(torch.from_numpy(np.ascontiguousarray(video)).permute(0, 3, 1, 2))
-        decoded = decode_jpeg(encode_jpeg(images, quality=self.quality))
-        return torch.stack(decoded).permute(0, 2, 3, 1).numpy()
+        return np.stack([self._code(frame) for frame in video])
+
+    def _code(self, frame: np.ndarray) -> np.ndarray:
+        buffer = io.BytesIO()
+        Image.fromarray(frame).save(buffer, format="JPEG", quality=self.quality, subsampling="4:2:0")
+        buffer.seek(0)
+        with Image.open(buffer) as decoded:
+            return np.asarray(decoded.convert("RGB"))
 
 
 @dataclass(frozen=True)
