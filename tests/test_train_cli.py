@@ -16,6 +16,7 @@ import torch
 
 from codephys_plugin.adapters import PhysNet
 from codephys_plugin.pretrain import main as pretrain
+from codephys_plugin.synth import main as synth
 from codephys_plugin.train import build_head, build_parser, load_clips, main, training_config
 from codephys_plugin.training.head_weights import load_head_weights, read_head_metadata
 from codephys_plugin.training.stage2 import Stage2TrainingConfig, best_epoch, train_stage2, validate
@@ -172,6 +173,17 @@ def test_toolbox_cache_run_holds_out_whole_videos(bundle, tmp_path, capsys):
     (epoch,) = read_strict_json(tmp_path / "run" / "history.json")
     assert epoch["val"]["videos"] + epoch["val"]["failed"] == 1
     assert "8 training / 4 validation clips" in capsys.readouterr().out
+
+
+def test_a_codephys_synth_cache_trains(bundle, tmp_path, capsys):
+    lab = tmp_path / "lab"
+    assert synth(["--out", str(lab), "--size", str(SIZE), "--chunk-length", str(STEPS), "--subjects", "3",
+                  "--seconds", "4", "--no-progress"]) == 0
+    code = main(["--backbone", "physnet", "--backbone-arg", f"frames={STEPS}", "--codebook", str(bundle),
+                 "--cache", str(lab), "--fs", "30", "--labels", "derivative", "--val-fraction", "0.34", "--epochs", "1",
+                 "--select-by", "loss", "--no-progress", "--out", str(tmp_path / "run")])
+    assert code == 0, capsys.readouterr().err
+    assert "6 training / 3 validation clips" in capsys.readouterr().out
 
 
 def test_bad_inputs_and_outputs_are_refused_before_the_first_step(bundle, tmp_path, capsys):
