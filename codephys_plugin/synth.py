@@ -22,7 +22,7 @@ from pathlib import Path
 from codephys_plugin._atomic import check_writable
 from codephys_plugin._cli_types import nonnegative_float, nonnegative_int, positive_float, positive_int
 from codephys_plugin.data.degradations import DEGRADATIONS
-from codephys_plugin.data.face_video import HeadMotion
+from codephys_plugin.data.face_video import FaceVideoConfig, HeadMotion
 from codephys_plugin.video_lab.lab_dataset import DegradationRange, LabDatasetConfig, write_lab_dataset
 from codephys_plugin.video_lab.toolbox_recipes import RECIPES, ToolboxRecipe
 
@@ -67,13 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="largest drift of the rate over a video, bpm; each draws one in ±this (default: 0)")
     pulse.add_argument("--hr-step", type=positive_float, nargs=2, metavar=("LOW", "HIGH"),
                        help="a sudden change of the rate, its size drawn in this range, bpm (e.g. 10 30)")
-    motion = parser.add_argument_group("head motion and light")
+    motion = parser.add_argument_group("head motion, light and camera")
     motion.add_argument("--translation", type=nonnegative_float, default=0.0, help="peak shift in pixels (default: 0)")
     motion.add_argument("--rotation", type=nonnegative_float, default=0.0, help="peak in-plane rotation in degrees (default: 0)")
     motion.add_argument("--scale", type=nonnegative_float, default=0.0, help="peak relative change of size (default: 0)")
     motion.add_argument("--mouth", type=nonnegative_float, default=0.0, help="talking: how far the mouth opens, 0-1 (default: 0)")
     motion.add_argument("--periodic-hz", type=positive_float,
                         help="add a periodic head motion at this rate (inside the heart-rate band it imitates the pulse)")
+    motion.add_argument("--sensor-noise", type=nonnegative_float, default=FaceVideoConfig.sensor_noise,
+                        help="the camera's own noise, std in pixel levels (default: %(default)g)")
     motion.add_argument("--light-drift", type=nonnegative_float, default=0.0, help="peak relative change of the light (default: 0)")
     parser.add_argument("--degrade", type=degradation_range, action="append", default=[], metavar="NAME=SEVERITY",
                         help=f"apply a degradation ({', '.join(DEGRADATIONS)}) at a severity in [0, 1], or one drawn "
@@ -93,7 +95,7 @@ def config_from_args(args: argparse.Namespace) -> LabDatasetConfig:
         hr_step_bpm=None if args.hr_step is None else tuple(args.hr_step),
         motion=HeadMotion(translation_px=args.translation, rotation_deg=args.rotation, scale=args.scale,
                           periodic_hz=args.periodic_hz, mouth=args.mouth),
-        illumination_drift=args.light_drift, degradations=tuple(args.degrade), seed=args.seed)
+        illumination_drift=args.light_drift, sensor_noise=args.sensor_noise, degradations=tuple(args.degrade), seed=args.seed)
 
 
 def _progress(enabled: bool):

@@ -14,23 +14,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from codephys_plugin._version import __version__
 from codephys_plugin.baselines import BASELINES, rgb_trace
 from codephys_plugin.data.degradations import DEGRADATIONS
 from codephys_plugin.data.face_video import FaceClip, FaceVideoConfig, HeadMotion, draw_subject, render_face_video
 from codephys_plugin.heart_rate import hr_fft, prepare_for_hr
+from codephys_plugin._provenance import provenance
 
 SEVERITIES = (0.0, 0.5, 1.0)
 FS = 30.0
+MOTIONS = {"still": HeadMotion(), "moving": HeadMotion(translation_px=1.0, rotation_deg=2.0, mouth=0.5)}
 
 
 def render_videos(count: int, frames: int) -> list[FaceClip]:
@@ -54,9 +52,9 @@ def method_errors(clips: list[FaceClip], name: str, severity: float) -> dict[str
     return {method: float(np.mean(values)) for method, values in errors.items()}
 
 
-def rendering_speed(size: int, repeats: int = 5) -> float:
+def rendering_speed(size: int, motion: HeadMotion, repeats: int = 5) -> float:
     """160-frame clips per second at `size` px (median of `repeats`)."""
-    config = FaceVideoConfig(frames=160, size=size)
+    config = FaceVideoConfig(frames=160, size=size, motion=motion)
     subject = draw_subject(np.random.default_rng(0))
     times = []
     for repeat in range(repeats):
@@ -103,23 +101,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--out", type=Path, default=Path("video_lab"))
     args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision")
     args.out.mkdir(parents=True, exist_ok=True)
     clips = render_videos(args.videos, int(round(args.seconds * FS)))
     table = {name: {str(s): method_errors(clips, name, s) for s in SEVERITIES} for name in DEGRADATIONS}
-    speed = {f"{size}px": rendering_speed(size) for size in (72, 128)}
+    speed = {f"{size}px {kind}": rendering_speed(size, motion) for size in (72, 128) for kind, motion in MOTIONS.items()}
     print(f"HR MAE (bpm) of the classic methods on {args.videos} synthetic {args.seconds:g}-s videos, 72 x 72:")
     print(f"{'degradation':12s} " + " ".join(f"| severity {s:<3g} {'':14s}" for s in SEVERITIES))
     for name, rows in table.items():
         cells = ["  ".join(f"{m} {rows[str(s)][m]:5.1f}" for m in BASELINES) for s in SEVERITIES]
         print(f"{name:12s} | " + " | ".join(cells))
-    print("rendering: " + ", ".join(f"{clips_per_s:.1f} clips/s at {size}" for size, clips_per_s in speed.items())
-          + " (160 frames)")
+    print("rendering (160 frames): " + ", ".join(f"{clips_per_s:.0f} clips/s at {setting}"
+                                                for setting, clips_per_s in speed.items()))
     record = {"videos": args.videos, "seconds": args.seconds, "hr_mae_bpm": table, "clips_per_second": speed,
-              "versions": {"codephys_plugin": __version__, "torch": torch.__version__, "numpy": np.__version__,
-                           "python": sys.version.split()[0]},
-              "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                          "cpus": torch.get_num_threads()}}
+              **provenance()}
     (args.out / "video_lab.json").write_text(json.dumps(record, indent=2))
     plot(clips[0], args.out / "video_lab.png")
     print(f"written: {args.out / 'video_lab.json'}, {args.out / 'video_lab.png'}")

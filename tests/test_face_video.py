@@ -29,8 +29,9 @@ def test_subjects_span_the_skin_types():
 
 
 def test_the_pulse_is_on_the_skin_with_the_physical_sign_and_nowhere_else():
-    """A still head under constant light: skin pixels follow minus the PPG; background pixels never change."""
-    clip = clip_for(5, frames=300)
+    """A still head under constant light and no sensor noise: skin pixels follow minus the PPG; background
+    pixels never change."""
+    clip = clip_for(5, frames=300, sensor_noise=0.0)
     video = clip.frames.astype(np.float64)
     skin_green = rgb_trace(clip.frames, clip.skin_mask)[:, 1]
     assert np.corrcoef(skin_green, clip.ppg)[0, 1] < -0.9
@@ -63,11 +64,44 @@ def test_head_motion_moves_the_face_but_not_the_background():
     np.testing.assert_array_equal(moving.frames[corner], still.frames[corner])
 
 
+def test_sensor_noise_is_zero_mean_with_its_std_and_changes_nothing_else():
+    noisy, clean = clip_for(5, frames=60, sensor_noise=2.0), clip_for(5, frames=60, sensor_noise=0.0)
+    difference = noisy.frames.astype(float) - clean.frames
+    assert abs(difference.mean()) < 0.02
+    assert abs(difference.std() - np.sqrt(2.0**2 + 1 / 6)) < 0.1, "σ plus the rounding of the clean frame"
+    np.testing.assert_array_equal(noisy.ppg, clean.ppg)
+    np.testing.assert_array_equal(noisy.skin_mask, clean.skin_mask)
+
+
+def test_subjects_come_from_the_skin_types_asked_for():
+    kinds = {draw_subject(np.random.default_rng(seed), (5, 6)).fitzpatrick for seed in range(30)}
+    assert kinds == {5, 6}
+    assert draw_subject(np.random.default_rng(4), (1, 2, 3, 4, 5, 6)) == draw_subject(np.random.default_rng(4))
+    with pytest.raises(ValueError, match="Fitzpatrick types among 1-6"):
+        draw_subject(np.random.default_rng(0), (0, 7))
+
+
+def test_a_moving_head_looked_up_on_the_fine_grid_matches_the_head_drawn_at_every_pixel():
+    from codephys_plugin.data import face_video
+
+    config = FaceVideoConfig(frames=40, motion=HeadMotion(translation_px=3.0, rotation_deg=6.0, scale=0.05, mouth=1.0))
+    subject = draw_subject(np.random.default_rng(2))
+    pose = face_video._pose(config, np.arange(40) / FS, np.random.default_rng(3))
+    looked_up = face_video._posed_face(72, subject, pose)
+    drawn = face_video._face(*face_video._face_coordinates(72, subject, pose), subject, mouth_open=pose["mouth"])
+    assert looked_up.rgb.shape == drawn.rgb.shape == (40, 72, 72, 3)
+    assert np.abs(looked_up.rgb - drawn.rgb).mean() < 1.0
+    assert np.mean((looked_up.skin > 0.5) == (drawn.skin > 0.5)) > 0.98
+    assert np.abs(looked_up.pulse - drawn.pulse).mean() < 0.02
+
+
 def test_bad_configurations_are_refused():
     with pytest.raises(ValueError, match="size ≥ 16"):
         FaceVideoConfig(size=8)
     with pytest.raises(ValueError, match="illumination_drift"):
         FaceVideoConfig(illumination_drift=1.5)
+    with pytest.raises(ValueError, match="sensor_noise must be 0-20 pixel levels"):
+        FaceVideoConfig(sensor_noise=float("nan"))
 
 
 def test_a_heart_rate_step_shows_in_the_track_and_in_the_pulse():

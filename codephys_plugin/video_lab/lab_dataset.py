@@ -24,7 +24,14 @@ from codephys_plugin._atomic import write_atomically
 from codephys_plugin._json import strict_json
 from codephys_plugin._version import __version__
 from codephys_plugin.data.degradations import DEGRADATIONS, Degradation, degrade
-from codephys_plugin.data.face_video import FaceClip, FaceVideoConfig, HeadMotion, draw_subject, render_face_video
+from codephys_plugin.data.face_video import (
+    SKIN_TYPES,
+    FaceClip,
+    FaceVideoConfig,
+    HeadMotion,
+    draw_subject,
+    render_face_video,
+)
 from codephys_plugin.data.formats.toolbox_cache import LABEL_CHUNK
 from codephys_plugin.data.synthetic_ppg import HeartRateChange
 from codephys_plugin.data.toolbox_clips import INPUT_CHUNK
@@ -70,6 +77,9 @@ class LabDatasetConfig:
     """Each video steps its rate by a size drawn in this range, up or down, somewhere in its middle half."""
     motion: HeadMotion = HeadMotion()
     illumination_drift: float = 0.0
+    sensor_noise: float = FaceVideoConfig.sensor_noise
+    skin_types: tuple[int, ...] = SKIN_TYPES
+    """Fitzpatrick types the subjects are drawn from."""
     degradations: tuple[DegradationRange, ...] = ()
     seed: int = 0
 
@@ -88,6 +98,7 @@ class LabDatasetConfig:
                              f"{lowest:g}-{highest:g} bpm, outside {MIN_HR_BPM:g}-{min(MAX_HR_BPM, 30 * self.fs):g}; narrow "
                              "--hr-range or make --hr-step / --hr-drift smaller")
         self.video_config()
+        draw_subject(np.random.default_rng(0), self.skin_types)
 
     @property
     def frames(self) -> int:
@@ -99,7 +110,8 @@ class LabDatasetConfig:
 
     def video_config(self, hr_change: HeartRateChange | None = None) -> FaceVideoConfig:
         return FaceVideoConfig(frames=self.frames, size=self.recipe.size, fs=self.fs, hr_range_bpm=self.hr_range_bpm,
-                               motion=self.motion, hr_change=hr_change, illumination_drift=self.illumination_drift)
+                               motion=self.motion, hr_change=hr_change, illumination_drift=self.illumination_drift,
+                               sensor_noise=self.sensor_noise)
 
     def bytes_needed(self) -> int:
         per_chunk = self.recipe.chunk_length * (self.recipe.size**2 * self.recipe.channels + 1) * 4 + 2 * 128
@@ -123,7 +135,7 @@ def video_name(subject: int, index: int) -> str:
 def lab_videos(config: LabDatasetConfig) -> Iterator[LabVideo]:
     """Every video of the dataset, rendered and degraded, subject by subject."""
     for subject_index in range(config.first_subject, config.first_subject + config.subjects):
-        subject = draw_subject(np.random.default_rng([config.seed, _SUBJECT_STREAM, subject_index]))
+        subject = draw_subject(np.random.default_rng([config.seed, _SUBJECT_STREAM, subject_index]), config.skin_types)
         for index in range(config.videos_per_subject):
             rng = np.random.default_rng([config.seed, _VIDEO_STREAM, subject_index, index])
             change = _hr_change(config, rng)
