@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from codephys_plugin.data.slow_paths import slow_path
+from codephys_plugin.data.video_noise import standard_normal
 
 
 class Degradation(Protocol):
@@ -90,7 +91,7 @@ class CameraNoise(_Graded):
 
     def _apply(self, video: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         sigma = self.severity * 25.5 * (0.75 + 0.25 * _slow_path(video.shape[0], rng))
-        noise = rng.standard_normal(video.shape, dtype=np.float32) * sigma[:, None, None, None].astype(np.float32)
+        noise = standard_normal(video.shape, rng) * sigma[:, None, None, None].astype(np.float32)
         return _to_uint8(video + noise)
 
 

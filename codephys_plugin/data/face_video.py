@@ -22,6 +22,7 @@ import scipy.ndimage
 
 from codephys_plugin.data.slow_paths import slow_path
 from codephys_plugin.data.synthetic_ppg import HeartRateChange, SyntheticPPGConfig, synthesize_ppg
+from codephys_plugin.data.video_noise import standard_normal
 
 BLOOD_VOLUME_RGB = np.array([0.33, 0.77, 0.53], dtype=np.float32)
 FITZPATRICK_RGB = np.array(
@@ -151,7 +152,7 @@ def render_face_video(config: FaceVideoConfig, subject: FaceSubject, rng: np.ran
     frames += face.rgb + (1 - face.head[..., None]) * _background(config.size, subject)
     frames *= _per_frame(light)
     if config.sensor_noise > 0:
-        frames += config.sensor_noise * rng.standard_normal(frames.shape, dtype=np.float32)
+        frames += config.sensor_noise * standard_normal(frames.shape, rng)
     return FaceClip(
         frames=np.clip(np.rint(frames, out=frames), 0, 255, out=frames).astype(np.uint8),
         ppg=wave,
