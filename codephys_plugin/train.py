@@ -229,7 +229,17 @@ def format_epoch(summary: Stage2EpochSummary, epochs: int) -> str:
         f"SNR {val['snr_db']:.1f} dB over {val['videos']} videos"
         + (f" ({val['failed']} unmeasurable)" if val["failed"] else "")
         + f"  {summary.seconds:.1f} s" + ("  *best*" if summary.best else "")
+        + (f"\n{'':14s}{format_diagnostics(summary.diagnostics)}" if summary.diagnostics else "")
     )
+
+
+def format_diagnostics(values: dict[str, float]) -> str:
+    """The code query's hit rate and the decoder's ceiling, beside the head's own figures."""
+    return (f"codes: accuracy {values['code_accuracy']:.3f} (chance {values['chance']:.3f}), top-5 "
+            f"{values['code_top5_accuracy']:.3f}, perplexity {values['predicted_perplexity']:.1f} predicted vs "
+            f"{values['label_perplexity']:.1f} label  ceiling: label codes decoded HR MAE {values['oracle_mae']:.2f} "
+            f"r {values['oracle_r']:.3f}, unquantised queries HR MAE {values['continuous_mae']:.2f} "
+            f"r {values['continuous_r']:.3f}")
 
 
 def run(args: argparse.Namespace, context: DistributedContext) -> int:

@@ -61,8 +61,10 @@ def test_short_synthetic_run_lowers_the_loss(bundle, tmp_path, capsys):
     assert last["physiological"] < first["physiological"]
     assert all(np.isfinite(epoch["val_loss"]) and epoch["val"]["failed"] == 4 for epoch in history), \
         "one 32-frame clip per synthetic video (1.07 s) is too short for an FFT heart rate"
+    assert all({"code_accuracy", "oracle_mae", "continuous_r"} <= set(epoch["diagnostics"]) for epoch in history)
     printed = capsys.readouterr().out
     assert "PhysNetAdapter" in printed and "HR MAE" in printed and "best epoch" in printed
+    assert "codes: accuracy" in printed and "label codes decoded HR MAE" in printed
 
 
 def _head_and_clips(bundle: Path, out: Path, *extra: str):
@@ -131,8 +133,12 @@ def test_best_weights_are_the_best_epochs_and_reproduce_its_validation(bundle, t
     assert strict_loads(metadata["codephys_stage2_summary"])["epoch"] == best.epoch
     fresh, *_ = _head_and_clips(bundle, tmp_path / "fresh")
     load_head_weights(fresh, config.best)
-    val_loss, report = validate(fresh, val, config, torch.device("cpu"))
+    val_loss, report, diagnostics = validate(fresh, val, config, torch.device("cpu"))
     assert val_loss == pytest.approx(best.val_loss, rel=1e-5)
+    assert diagnostics == pytest.approx(best.diagnostics, rel=1e-5, nan_ok=True)
+    assert 0 <= diagnostics["code_accuracy"] <= diagnostics["code_top5_accuracy"] <= 1
+    assert 1 <= diagnostics["predicted_perplexity"] <= 64 and 1 <= diagnostics["label_perplexity"] <= 64
+    assert -1 <= diagnostics["oracle_r"] <= 1 and -1 <= diagnostics["continuous_r"] <= 1
     summary = report.summary()
     assert (summary["videos"], summary["failed"]) == (best.val["videos"], best.val["failed"])
     assert summary["snr_db"] == pytest.approx(best.val["snr_db"], rel=1e-5, abs=1e-6, nan_ok=True)

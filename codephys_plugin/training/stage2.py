@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Literal, NamedTuple
 
 import torch
 import torch.distributed as dist
@@ -24,6 +24,7 @@ from codephys_plugin.heart_rate.videos import Chunk, VideoReport, evaluate_video
 from codephys_plugin.losses.stage2 import CODE_WEIGHT, PHYSIOLOGICAL_WEIGHT
 from codephys_plugin.rppg.filters import DEFAULT_HIGH_HZ, DEFAULT_LOW_HZ
 from codephys_plugin.training.batches import epoch_batches, progress
+from codephys_plugin.training.code_diagnostics import CodeTally, ValidationDiagnostics
 from codephys_plugin.training.checkpoint import (
     load_checkpoint,
     restore_training_state,
@@ -86,6 +87,8 @@ class Stage2EpochSummary:
     distill: float
     val_loss: float
     val: dict[str, float] = field(default_factory=dict)
+    diagnostics: dict[str, float] = field(default_factory=dict)
+    """Code accuracy, perplexities and the decoder's ceiling on the validation clips (see code_diagnostics)."""
     seconds: float = 0.0
     best: bool = False
     hr_band_hz: tuple[float, float] = (DEFAULT_LOW_HZ, DEFAULT_HIGH_HZ)
@@ -110,30 +113,41 @@ def network_inputs(head: CodeQueryHead, clips: Tensor, prepared: bool) -> Tensor
     return head.adapter.from_prepared(clips) if prepared else head.adapter.prepare(clips)
 
 
+class Validation(NamedTuple):
+    loss: float
+    """Mean Eq. 16 loss."""
+    report: VideoReport
+    diagnostics: dict[str, float]
+
+
 @torch.no_grad()
-def validate(head: CodeQueryHead, clips: ClipSet, config: Stage2TrainingConfig, device: torch.device) -> tuple[float, VideoReport]:
-    """Mean Eq. 16 loss over `clips` and the toolbox's per-video evaluation of the head's rPPG.
+def validate(head: CodeQueryHead, clips: ClipSet, config: Stage2TrainingConfig, device: torch.device) -> Validation:
+    """Mean Eq. 16 loss over `clips`, the toolbox's per-video evaluation of the head's rPPG, and the code diagnostics.
 
     Predictions stay in the bundle's label form and labels are brought to it, so a DiffNormalized bundle
     is evaluated as the toolbox evaluates DiffNormalized outputs (integrated before the FFT)."""
     was_training = head.training
     head.eval()
     loader = DataLoader(clips.dataset, batch_size=config.batch_size, collate_fn=collate, num_workers=config.workers)
+    diagnostics = ValidationDiagnostics(CodeTally(head.codebook.num_codes))
     chunks, total, start = [], 0.0, 0
     for frames, ppg in loader:
         frames, ppg = frames.to(device), ppg.to(device)
         output = head(network_inputs(head, frames, clips.prepared))
         losses = head.loss(output, ppg, label_form=clips.label_form, alpha=config.alpha, beta=config.beta)
         total += float(losses.total) * ppg.shape[0]
-        labels = to_label_form(ppg.float(), clips.label_form, head.label_form).cpu().numpy()
-        for offset, (prediction, label) in enumerate(zip(output.rppg.cpu().numpy(), labels)):
-            item = start + offset
-            chunks.append(Chunk(clips.videos[item], clips.chunks[item], prediction, label))
+        labels = to_label_form(ppg.float(), clips.label_form, head.label_form)
+        videos, indices = clips.videos[start:start + ppg.shape[0]], clips.chunks[start:start + ppg.shape[0]]
+        diagnostics.add(head, output, labels, list(videos), list(indices))
+        chunks += [Chunk(video, index, prediction, label) for video, index, prediction, label
+                   in zip(videos, indices, output.rppg.cpu().numpy(), labels.cpu().numpy())]
         start += ppg.shape[0]
     head.train(was_training)
+    derivative = head.label_form == "derivative"
     low, high = config.hr_band_hz
-    report = evaluate_videos(chunks, clips.fs, diff_normalized=head.label_form == "derivative", low=low, high=high)
-    return total / len(clips), report
+    report = evaluate_videos(chunks, clips.fs, diff_normalized=derivative, low=low, high=high)
+    return Validation(total / len(clips), report, diagnostics.summary(clips.fs, diff_normalized=derivative,
+                                                                      band=config.hr_band_hz))
 
 
 def check_clip_length(head: CodeQueryHead, clips: ClipSet, name: str) -> None:
@@ -255,13 +269,13 @@ def _broadcast_buffers(head: CodeQueryHead) -> None:
 
 
 def _summarise(epoch, means, head, val, config, history, started) -> Stage2EpochSummary:
-    val_loss, report = validate(head, val, config, next(head.parameters()).device)
+    val_loss, report, diagnostics = validate(head, val, config, next(head.parameters()).device)
     values = report.summary()
     previous = best_epoch(history)
     is_best = previous is None or _selection_key(val_loss, values, config) < _selection_key(
         previous.val_loss, previous.val, config
     )
-    return Stage2EpochSummary(epoch, *means.tolist(), val_loss=val_loss, val=values,
+    return Stage2EpochSummary(epoch, *means.tolist(), val_loss=val_loss, val=values, diagnostics=diagnostics,
                               seconds=time.perf_counter() - started, best=is_best, hr_band_hz=config.hr_band_hz)
 
 
