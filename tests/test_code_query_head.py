@@ -209,3 +209,21 @@ def test_code_temperature_softens_the_logits_and_nothing_else():
     assert torch.equal(a.indices, b.indices) and torch.equal(a.rppg, b.rppg)
     with pytest.raises(ValueError, match="code_temperature must be positive"):
         CodeQueryHead(HookAdapter(TinyVideoNet(), layer="body"), codebook=bundle, code_temperature=0.0)
+
+
+@pytest.mark.parametrize("code_query", [True, False])
+def test_the_waveform_loss_alone_reaches_the_backbone_through_the_code_query(code_query):
+    """L_phy is computed on the decoder's output; the straight-through code query must pass its gradient
+    on to the query tokens, the encoder and the backbone (and not to the frozen codebook and decoder)."""
+    torch.manual_seed(0)
+    head = CodeQueryHead(PhysNet(frames=STEPS), codebook=small_bundle(), ablation=Ablation(code_query=code_query))
+    output = head(head.adapter.prepare(raw_frames(32)))
+    output.tokens.retain_grad()
+    label = torch.sin(torch.linspace(0, 12, STEPS)).expand(2, -1)
+    losses = head.loss(output, label, alpha=1.0, beta=0.0)
+    losses.physiological.backward()
+    assert output.tokens.grad is not None and output.tokens.grad.abs().sum() > 0
+    backbone = [p.grad for name, p in head.adapter.model.named_parameters()
+                if p.requires_grad and name.startswith("ConvBlock1.")]
+    assert backbone and all(grad is not None and grad.abs().sum() > 0 for grad in backbone)
+    assert all(p.grad is None for p in [*head.codebook.parameters(), *head.decoder.parameters()])
