@@ -48,6 +48,7 @@ from codephys_plugin.encoder.video_encoder import VideoEncoderConfig
 from codephys_plugin.heart_rate.band_option import add_hr_band_option, checked_hr_band
 from codephys_plugin.losses.stage2 import CODE_WEIGHT, PHYSIOLOGICAL_WEIGHT
 from codephys_plugin.training.distributed import DistributedContext, run_in_process_group
+from codephys_plugin.training.loss_shares import TERMS as LOSS_SHARE_TERMS
 from codephys_plugin.training.stage2 import Stage2EpochSummary, Stage2TrainingConfig, best_epoch, train_stage2
 
 OUR_MODELS = ("deepphys", "efficientphys", "physformer", "physnet", "sspd", "sspdl3")
@@ -239,7 +240,9 @@ def format_diagnostics(values: dict[str, float]) -> str:
             f"{values['code_top5_accuracy']:.3f}, perplexity {values['predicted_perplexity']:.1f} predicted vs "
             f"{values['label_perplexity']:.1f} label  ceiling: label codes decoded HR MAE {values['oracle_mae']:.2f} "
             f"r {values['oracle_r']:.3f}, unquantised queries HR MAE {values['continuous_mae']:.2f} "
-            f"r {values['continuous_r']:.3f}")
+            f"r {values['continuous_r']:.3f}  shares of loss / backbone gradient: "
+            + ", ".join(f"{term} {values[f'loss_share_{term}']:.0%}/{values[f'gradient_share_{term}']:.0%}"
+                        for term in LOSS_SHARE_TERMS))
 
 
 def run(args: argparse.Namespace, context: DistributedContext) -> int:

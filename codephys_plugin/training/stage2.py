@@ -34,6 +34,7 @@ from codephys_plugin.training.checkpoint import (
 from codephys_plugin.training.distributed import DistributedContext
 from codephys_plugin.training.fingerprint import structure_digest, tensors_digest
 from codephys_plugin.training.head_weights import save_head_weights
+from codephys_plugin.training.loss_shares import loss_shares
 
 SelectBy = Literal["mae", "loss"]
 LOSS_TERMS = ("loss", "physiological", "code", "code_ppg", "distill")
@@ -146,8 +147,11 @@ def validate(head: CodeQueryHead, clips: ClipSet, config: Stage2TrainingConfig, 
     derivative = head.label_form == "derivative"
     low, high = config.hr_band_hz
     report = evaluate_videos(chunks, clips.fs, diff_normalized=derivative, low=low, high=high)
-    return Validation(total / len(clips), report, diagnostics.summary(clips.fs, diff_normalized=derivative,
-                                                                      band=config.hr_band_hz))
+    values = diagnostics.summary(clips.fs, diff_normalized=derivative, band=config.hr_band_hz)
+    frames, ppg = next(iter(loader))
+    values.update(loss_shares(head, network_inputs(head, frames.to(device), clips.prepared), ppg.to(device),
+                              label_form=clips.label_form, alpha=config.alpha, beta=config.beta))
+    return Validation(total / len(clips), report, values)
 
 
 def check_clip_length(head: CodeQueryHead, clips: ClipSet, name: str) -> None:
