@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -99,6 +100,15 @@ def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(bundle, 
     assert [s.loss for s in resumed] == pytest.approx([s.loss for s in straight], rel=1e-5)
     for (name, expected), actual in zip(head.state_dict().items(), head_c.state_dict().values()):
         torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_training_needs_no_validation_set(bundle, tmp_path):
+    head, train, _, config = _head_and_clips(bundle, tmp_path, "--epochs", "2")
+    history = train_stage2(head, train, None, config)
+    assert [summary.epoch for summary in history] == [1, 2]
+    assert all(math.isnan(summary.val_loss) and not summary.val and not summary.diagnostics for summary in history)
+    assert best_epoch(history).loss == min(summary.loss for summary in history)
+    assert read_head_metadata(config.best)["codephys_stage2_epoch"] == str(best_epoch(history).epoch)
 
 
 def test_resume_refuses_other_settings_and_other_inputs(bundle, tmp_path):

@@ -182,7 +182,7 @@ def check_measurable_videos(val: ClipSet, window: int, config: Stage2TrainingCon
 def train_stage2(
     head: CodeQueryHead,
     train: ClipSet,
-    val: ClipSet,
+    val: ClipSet | None,
     config: Stage2TrainingConfig = Stage2TrainingConfig(),
     *,
     context: DistributedContext = DistributedContext(),
@@ -190,13 +190,15 @@ def train_stage2(
     on_epoch: Callable[[Stage2EpochSummary], None] | None = None,
 ) -> list[Stage2EpochSummary]:
     """Train `head` on `train`, validate on `val` after every epoch (main process), keep the best epoch.
+    Without `val` nothing is validated and the best epoch is the one with the lowest training loss.
 
     Every rank passes the same clips and takes its own slice of each global batch. A run resumed from
     its checkpoint continues with the same data order and random draws as an uninterrupted one.
     """
     check_clip_length(head, train, "training")
-    check_clip_length(head, val, "validation")
-    check_measurable_videos(val, head.config.window, config)
+    if val is not None:
+        check_clip_length(head, val, "validation")
+        check_measurable_videos(val, head.config.window, config)
     head.to(context.device)
     step = TrainingStep(head, label_form=train.label_form, alpha=config.alpha, beta=config.beta)
     network = _distributed(step, context) if context.active else step
@@ -273,9 +275,13 @@ def _broadcast_buffers(head: CodeQueryHead) -> None:
 
 
 def _summarise(epoch, means, head, val, config, history, started) -> Stage2EpochSummary:
+    previous = best_epoch(history)
+    if val is None:
+        is_best = previous is None or float(means[0]) < previous.loss
+        return Stage2EpochSummary(epoch, *means.tolist(), val_loss=math.nan, seconds=time.perf_counter() - started,
+                                  best=is_best, hr_band_hz=config.hr_band_hz)
     val_loss, report, diagnostics = validate(head, val, config, next(head.parameters()).device)
     values = report.summary()
-    previous = best_epoch(history)
     is_best = previous is None or _selection_key(val_loss, values, config) < _selection_key(
         previous.val_loss, previous.val, config
     )
@@ -296,7 +302,7 @@ def _best_metadata(summary: Stage2EpochSummary, config: Stage2TrainingConfig) ->
             "codephys_stage2_select_by": config.select_by}
 
 
-def _settings(config: Stage2TrainingConfig, head: CodeQueryHead, train: ClipSet, val: ClipSet) -> dict:
+def _settings(config: Stage2TrainingConfig, head: CodeQueryHead, train: ClipSet, val: ClipSet | None) -> dict:
     """The settings a checkpoint must share with the run that resumes it: the schedule, the head's
     structure (backbone, codebook size, ablations), the frozen Stage I codes and decoder, and digests
     of the training and validation clips."""
@@ -306,4 +312,4 @@ def _settings(config: Stage2TrainingConfig, head: CodeQueryHead, train: ClipSet,
             "head structure": f"{type(head.adapter).__name__} {structure_digest(head)}",
             "codebook": tensors_digest([*head.codebook.state_dict().values(), *head.decoder.state_dict().values()]),
             "training clips": f"{len(train)} clips, {train.fingerprint()}",
-            "validation clips": f"{len(val)} clips, {val.fingerprint()}"}
+            "validation clips": "none" if val is None else f"{len(val)} clips, {val.fingerprint()}"}
