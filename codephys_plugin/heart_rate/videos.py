@@ -20,6 +20,7 @@ from codephys_plugin.data.formats.toolbox_cache import first_missing_chunk
 from codephys_plugin.heart_rate.estimate import HRMethod, evaluate_window
 from codephys_plugin.heart_rate.metrics import HRMetrics, hr_metrics
 from codephys_plugin.rppg.filters import DEFAULT_HIGH_HZ, DEFAULT_LOW_HZ
+from codephys_plugin.rppg.stitch import stitch_windows
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class Chunk:
     index: int
     prediction: np.ndarray
     label: np.ndarray
+    start: int | None = None
+    """The chunk's first sample in its video, for chunks that may overlap: a video whose chunks all carry
+    one is stitched (overlaps averaged, each sample once) instead of concatenated by index."""
 
 
 @dataclass(frozen=True)
@@ -74,21 +78,15 @@ def evaluate_videos(
     low: float = DEFAULT_LOW_HZ,
     high: float = DEFAULT_HIGH_HZ,
 ) -> VideoReport:
-    """Group `chunks` by video, order them by index, and evaluate each whole video as the toolbox does,
-    band-passing and looking for the HR in ``[low, high]`` Hz."""
+    """Group `chunks` by video, join them (by start where all have one, else in index order) and evaluate
+    each whole video as the toolbox does, band-passing and looking for the HR in ``[low, high]`` Hz."""
     by_video: dict[str, list[Chunk]] = defaultdict(list)
     for chunk in chunks:
         by_video[chunk.video].append(chunk)
     results, failed = [], []
     for video in sorted(by_video):
-        ordered = sorted(by_video[video], key=lambda chunk: chunk.index)
-        missing = first_missing_chunk([chunk.index for chunk in ordered])
-        if missing is not None:
-            failed.append((video, f"chunk {missing} is missing; a video is not joined over a hole"))
-            continue
-        prediction = np.concatenate([np.asarray(c.prediction, dtype=np.float64).reshape(-1) for c in ordered])
-        label = np.concatenate([np.asarray(c.label, dtype=np.float64).reshape(-1) for c in ordered])
         try:
+            prediction, label = _joined(by_video[video])
             window = evaluate_window(
                 prediction, label, fs, diff_normalized=diff_normalized, method=method, low=low, high=high
             )
@@ -98,3 +96,17 @@ def evaluate_videos(
         results.append(VideoResult(video, prediction.size, window.hr_pred, window.hr_label, window.snr_db, window.macc))
     metrics = hr_metrics([r.hr_pred for r in results], [r.hr_label for r in results]) if results else None
     return VideoReport(tuple(results), tuple(failed), metrics)
+
+
+def _joined(chunks: list[Chunk]) -> tuple[np.ndarray, np.ndarray]:
+    """A video's prediction and label: stitched by start where every chunk has one, else concatenated by index."""
+    if all(chunk.start is not None for chunk in chunks):
+        starts = [chunk.start for chunk in chunks]
+        return (stitch_windows(starts, [chunk.prediction for chunk in chunks]),
+                stitch_windows(starts, [chunk.label for chunk in chunks]))
+    ordered = sorted(chunks, key=lambda chunk: chunk.index)
+    missing = first_missing_chunk([chunk.index for chunk in ordered])
+    if missing is not None:
+        raise ValueError(f"chunk {missing} is missing; a video is not joined over a hole")
+    return (np.concatenate([np.asarray(c.prediction, dtype=np.float64).reshape(-1) for c in ordered]),
+            np.concatenate([np.asarray(c.label, dtype=np.float64).reshape(-1) for c in ordered]))
