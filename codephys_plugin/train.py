@@ -104,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=positive_int, default=20, help="(default: 20)")
     train.add_argument("--batch-size", type=positive_int, default=4, help="per process (default: 4)")
     train.add_argument("--lr", type=positive_float, default=1e-4, help="Adam learning rate (default: 1e-4)")
+    train.add_argument("--backbone-lr", type=nonnegative_float,
+                       help="the backbone's own rate, e.g. lower when fine-tuning a trained network (default: --lr)")
+    train.add_argument("--warmup-steps", type=nonnegative_int, default=0,
+                       help="rates rise linearly over these first steps (default: 0)")
+    train.add_argument("--frozen-backbone-epochs", type=nonnegative_int, default=0,
+                       help="warm start: the backbone does not learn in these first epochs, then at --backbone-lr "
+                            "(default: 0)")
+    train.add_argument("--grad-clip", type=positive_float, help="largest total gradient norm per step (default: none)")
     train.add_argument("--weight-decay", type=nonnegative_float, default=5e-5, help="(default: 5e-5)")
     train.add_argument("--alpha", type=nonnegative_float, default=PHYSIOLOGICAL_WEIGHT, help=f"weight of L_phy (default: {PHYSIOLOGICAL_WEIGHT:g})")
     train.add_argument("--beta", type=nonnegative_float, default=CODE_WEIGHT,
@@ -216,7 +224,8 @@ def training_config(args: argparse.Namespace, fs: float) -> Stage2TrainingConfig
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, alpha=args.alpha,
         beta=args.beta, seed=args.seed, select_by=args.select_by, checkpoint=args.out / RUN_FILES[0],
         best=args.out / RUN_FILES[1], history=args.out / RUN_FILES[2], progress=not args.no_progress,
-        workers=args.workers, hr_band_hz=checked_hr_band(args.hr_band, fs),
+        workers=args.workers, hr_band_hz=checked_hr_band(args.hr_band, fs), backbone_lr=args.backbone_lr,
+        warmup_steps=args.warmup_steps, frozen_backbone_epochs=args.frozen_backbone_epochs, grad_clip=args.grad_clip,
     )
 
 

@@ -35,6 +35,7 @@ from codephys_plugin.training.distributed import DistributedContext
 from codephys_plugin.training.fingerprint import structure_digest, tensors_digest
 from codephys_plugin.training.head_weights import save_head_weights
 from codephys_plugin.training.loss_shares import loss_shares
+from codephys_plugin.training.optimization import Schedule, clip_gradients, parameter_groups, set_rates
 
 SelectBy = Literal["mae", "loss"]
 LOSS_TERMS = ("loss", "physiological", "code", "code_ppg", "distill")
@@ -65,8 +66,19 @@ class Stage2TrainingConfig:
     """DataLoader worker processes reading or synthesising clips."""
     hr_band_hz: tuple[float, float] = (DEFAULT_LOW_HZ, DEFAULT_HIGH_HZ)
     """Validation looks for each video's HR in this band (the toolbox's post-processing band-passes it)."""
+    backbone_lr: float | None = None
+    warmup_steps: int = 0
+    frozen_backbone_epochs: int = 0
+    grad_clip: float | None = None
+    """See `Schedule`: the backbone's own rate, a linear warm-up, a frozen-backbone warm start, clipping."""
+
+    @property
+    def schedule(self) -> Schedule:
+        return Schedule(lr=self.lr, backbone_lr=self.backbone_lr, warmup_steps=self.warmup_steps,
+                        frozen_backbone_epochs=self.frozen_backbone_epochs, grad_clip=self.grad_clip)
 
     def __post_init__(self) -> None:
+        self.schedule
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0 or self.workers < 0:
             raise ValueError(f"invalid Stage II training config: {self}")
         low, high = self.hr_band_hz
@@ -202,9 +214,9 @@ def train_stage2(
     head.to(context.device)
     step = TrainingStep(head, label_form=train.label_form, alpha=config.alpha, beta=config.beta)
     network = _distributed(step, context) if context.active else step
-    optimizer = torch.optim.Adam(
-        [p for p in head.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay
-    )
+    schedule = config.schedule
+    optimizer = torch.optim.Adam(parameter_groups(head), lr=config.lr, weight_decay=config.weight_decay)
+    trainable = [p for p in head.parameters() if p.requires_grad]
     order_rng = torch.Generator().manual_seed(config.seed)
     history: list[Stage2EpochSummary] = []
     settings = _settings(config, head, train, val)
@@ -215,17 +227,21 @@ def train_stage2(
     for epoch in range(len(history), config.epochs):
         started = time.perf_counter()
         head.train()
+        if schedule.backbone_frozen(epoch):
+            head.adapter.eval()
         batches = epoch_batches(len(train), config.batch_size, context, order_rng)
         loader = DataLoader(train.dataset, batch_sampler=[b.tolist() for b in batches], collate_fn=collate,
                             num_workers=config.workers)
         bar = progress(loader, enabled=config.progress and context.is_main, total=len(batches),
                        description=f"epoch {epoch + 1}/{config.epochs}")
         totals = torch.zeros(len(LOSS_TERMS))
-        for frames, ppg in bar:
+        for index, (frames, ppg) in enumerate(bar):
             frames, ppg = frames.to(context.device), ppg.to(context.device)
+            set_rates(optimizer, schedule.rates(epoch * len(batches) + index, epoch))
             losses = network(network_inputs(head, frames, train.prepared), ppg)
             optimizer.zero_grad(set_to_none=True)
             losses.total.backward()
+            clip_gradients(trainable, schedule.grad_clip)
             optimizer.step()
             totals += torch.stack([loss.detach().float().cpu() for loss in losses])
         if context.active:
@@ -309,6 +325,8 @@ def _settings(config: Stage2TrainingConfig, head: CodeQueryHead, train: ClipSet,
     return {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
             "weight_decay": config.weight_decay, "alpha": config.alpha, "beta": config.beta, "seed": config.seed,
             "select_by": config.select_by, "hr_band_hz": list(config.hr_band_hz),
+            "backbone_lr": config.backbone_lr, "warmup_steps": config.warmup_steps,
+            "frozen_backbone_epochs": config.frozen_backbone_epochs, "grad_clip": config.grad_clip,
             "head structure": f"{type(head.adapter).__name__} {structure_digest(head)}",
             "codebook": tensors_digest([*head.codebook.state_dict().values(), *head.decoder.state_dict().values()]),
             "training clips": f"{len(train)} clips, {train.fingerprint()}",
