@@ -160,7 +160,8 @@ class CodeQueryHead(nn.Module):
         reduction = self._time_reduction()
         self.project = (nn.Conv3d if spatial else nn.Conv1d)(channels, dim, kernel_size=1)
         self.attention = SpatialAttention(dim) if spatial and ablation.spatial_attention else None
-        self.video_encoder = VideoEncoder(VideoEncoderConfig(channels=dim, dim=dim, time_reduction=reduction, grid=grid))
+        self.video_encoder = VideoEncoder(VideoEncoderConfig(channels=dim, dim=dim, time_reduction=reduction, grid=grid,
+                                                             spatial=spatial))
         self.prior_branch = (
             AuxiliaryPriorBranch(dim, prior.encoder, time_reduction=reduction) if ablation.prior_branch else None
         )

@@ -227,3 +227,22 @@ def test_the_waveform_loss_alone_reaches_the_backbone_through_the_code_query(cod
                 if p.requires_grad and name.startswith("ConvBlock1.")]
     assert backbone and all(grad is not None and grad.abs().sum() > 0 for grad in backbone)
     assert all(p.grad is None for p in [*head.codebook.parameters(), *head.decoder.parameters()])
+
+
+def test_features_without_space_never_run_the_deformable_convolution(monkeypatch):
+    """A SignalAdapter's 'b c t' features get temporal stages; a spatial map still gets the deformable branch."""
+    from codephys_plugin.encoder import deformable
+
+    calls = []
+    real = deformable.deform_conv2d
+    monkeypatch.setattr(deformable, "deform_conv2d", lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+    label = torch.sin(torch.linspace(0, 12, STEPS)).expand(2, -1)
+    for name, expect_calls in (("signal", False), ("hook", True)):
+        calls.clear()
+        build, inputs_for = BACKBONES[name]
+        head = CodeQueryHead(build(), codebook=small_bundle())
+        output = head(inputs_for(head))
+        head.loss(output, label).total.backward()
+        assert bool(calls) == expect_calls, name
+    with pytest.raises(ValueError, match=r"VideoEncoder features: expected shape \(b c t h w\) with h=1"):
+        CodeQueryHead(SignalAdapter(TinyVideoNet()), codebook=small_bundle()).video_encoder(torch.randn(2, 8, STEPS, 2, 2))

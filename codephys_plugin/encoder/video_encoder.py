@@ -12,10 +12,10 @@ positions (4 by default; None keeps the map). The paper's maps are H/16 × W/16,
 8 at 128 px; DeepPhys and EfficientPhys give 16 × 16. Spatial attention runs before, on the full map.
 
 Features without spatial axes (``b c t``, e.g. a network whose head already pooled, or a signal with
-c = 1) go through the same layers as a 1×1 map. There each 3×3 spatial kernel sees only its centre
-position (the rest is padding), so the TDC branch is a temporal conv and the deformable branch starts
-as one; its learned offsets can then only move taps on or off the single pixel, i.e. rescale them by
-bilinear weights in [0, 1].
+c = 1) get a temporal encoder of their own (``spatial=False``): the same stages with 3-tap temporal
+kernels, the deformable branch replaced by a plain temporal convolution. On a 1×1 map a 3×3×3 kernel
+sees only its centre column anyway, and a deformable one can only rescale its taps, while costing the
+most of a training step; the temporal stages compute what is left of them directly.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ class VideoEncoderConfig:
     theta: float = 0.7
     grid: int | None = 4
     """E_vf averages larger maps down to this many positions per side; None keeps every position."""
+    spatial: bool = True
+    """False: features ``b c t`` without space, encoded by temporal convolutions only."""
 
     def __post_init__(self) -> None:
         if self.channels < 1 or self.dim < 1 or any(v is not None and v < 1 for v in (self.hidden, self.grid)):
@@ -80,15 +82,19 @@ class EncoderStage(nn.Module):
     """One line of Eq. 8: ``LN(DConv(x)) + LN(TDC(x))``, with ``LN(Conv1x1(·))`` after the first LN if
     `pointwise`; both branches stride time by `temporal_stride`. ``b c t h w`` -> ``b d ceil(t/s) h w``."""
 
-    def __init__(self, in_channels: int, dim: int, *, temporal_stride: int, theta: float, pointwise: bool) -> None:
+    def __init__(self, in_channels: int, dim: int, *, temporal_stride: int, theta: float, pointwise: bool,
+                 spatial: bool = True) -> None:
         super().__init__()
-        self.deform = DeformableConv3d(in_channels, dim, temporal_stride=temporal_stride)
+        stride = (temporal_stride, 1, 1)
+        kernel, padding = ((3, 3, 3), (1, 1, 1)) if spatial else ((3, 1, 1), (1, 0, 0))
+        self.deform = (DeformableConv3d(in_channels, dim, temporal_stride=temporal_stride) if spatial
+                       else nn.Conv3d(in_channels, dim, kernel, stride=stride, padding=padding))
         self.deform_norm = GridLayerNorm(dim)
         self.pointwise = (
             nn.Sequential(nn.Conv3d(dim, dim, kernel_size=1), GridLayerNorm(dim)) if pointwise else nn.Identity()
         )
         self.difference = TemporalDifferenceConv(
-            in_channels, dim, kernel_size=3, stride=(temporal_stride, 1, 1), padding=1, theta=theta
+            in_channels, dim, kernel_size=kernel, stride=stride, padding=padding, theta=theta
         )
         self.difference_norm = GridLayerNorm(dim)
 
@@ -107,7 +113,7 @@ class VideoEncoder(nn.Module):
             *(
                 EncoderStage(
                     config.channels if index == 0 else config.dim, config.dim,
-                    temporal_stride=stride, theta=config.theta, pointwise=index > 0,
+                    temporal_stride=stride, theta=config.theta, pointwise=index > 0, spatial=config.spatial,
                 )
                 for index, stride in enumerate(strides)
             )
@@ -124,8 +130,10 @@ class VideoEncoder(nn.Module):
         if isinstance(features, Tensor) and features.dim() == 3:
             check_tensor(features, "VideoEncoder features", "b c t", sizes=channels)
             features = rearrange(features, "b c t -> b c t 1 1")
-        else:
+        elif self.config.spatial:
             check_tensor(features, "VideoEncoder features", "b c t h w", sizes=channels)
+        else:
+            check_tensor(features, "VideoEncoder features", "b c t h w", sizes={**channels, "h": 1, "w": 1})
         frames, reduction = features.shape[2], self.config.time_reduction
         if frames % reduction:
             raise ValueError(
