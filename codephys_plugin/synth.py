@@ -23,7 +23,8 @@ from codephys_plugin._atomic import check_writable
 from codephys_plugin._cli_types import nonnegative_float, nonnegative_int, positive_float, positive_int
 from codephys_plugin.data.degradations import DEGRADATIONS
 from codephys_plugin.data.face_video import FaceVideoConfig, HeadMotion
-from codephys_plugin.video_lab.lab_dataset import DegradationRange, LabDatasetConfig, write_lab_dataset
+from codephys_plugin.training.batches import progress
+from codephys_plugin.video_lab.lab_dataset import MANIFEST, DegradationRange, LabDatasetConfig, write_lab_dataset
 from codephys_plugin.video_lab.toolbox_recipes import RECIPES, ToolboxRecipe
 
 
@@ -98,16 +99,6 @@ def config_from_args(args: argparse.Namespace) -> LabDatasetConfig:
         illumination_drift=args.light_drift, sensor_noise=args.sensor_noise, degradations=tuple(args.degrade), seed=args.seed)
 
 
-def _progress(enabled: bool):
-    def bar(items, total):
-        if not enabled:
-            return items
-        from tqdm.auto import tqdm
-
-        return tqdm(items, total=total, desc="videos", unit="video")
-    return bar
-
-
 def summary(manifest: dict, out: Path, seconds: float) -> str:
     videos = manifest["videos"]
     chunks = sum(len(video["chunks"]) for video in videos)
@@ -122,7 +113,7 @@ def summary(manifest: dict, out: Path, seconds: float) -> str:
         f"in {seconds:.1f} s",
         f"heart rates {min(rates):.1f}-{max(rates):.1f} bpm; Fitzpatrick types "
         + ", ".join(f"{kind}: {tones[kind]}" for kind in sorted(tones)),
-        f"manifest: {out / 'manifest.json'}",
+        f"manifest: {out / MANIFEST}",
         f"train on it: codephys-train --cache {out} --fs {manifest['fs']:g} --labels {manifest['labels']} ...",
     ])
 
@@ -134,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
         check_writable(args.out, "--out")
         start = time.perf_counter()
-        manifest = write_lab_dataset(config, args.out, overwrite=args.overwrite, progress=_progress(not args.no_progress),
+        manifest = write_lab_dataset(config, args.out, overwrite=args.overwrite, progress=lambda videos, total: progress(
+            videos, enabled=not args.no_progress, description="videos", total=total, unit="video"),
                                      command=["codephys-synth", *(sys.argv[1:] if argv is None else argv)])
     except ValueError as error:
         print(f"codephys-synth: error: {error}", file=sys.stderr)

@@ -35,7 +35,8 @@ def epoch_batches(count: int, batch_size: int, context: DistributedContext, orde
             for start in range(0, usable, global_size)]
 
 
-def progress(items: Iterable[Item], *, enabled: bool, description: str, total: int | None = None) -> Iterable[Item]:
+def progress(items: Iterable[Item], *, enabled: bool, description: str, total: int | None = None,
+             unit: str = "batch") -> Iterable[Item]:
     """A tqdm bar over `items` when `enabled` (the main process of a run that asked for one) and the
     bar's stream is a terminal: in a file or a CI log its carriage-return frames pile up, and the
     per-epoch lines the CLIs print already say how training goes."""
@@ -43,4 +44,4 @@ def progress(items: Iterable[Item], *, enabled: bool, description: str, total: i
         return items
     from tqdm.auto import tqdm
 
-    return tqdm(items, desc=description, unit="batch", leave=False, total=total)
+    return tqdm(items, desc=description, unit=unit, leave=False, total=total)

@@ -42,7 +42,7 @@ class Schedule:
     def rates(self, step: int, epoch: int) -> dict[str, float]:
         """Each group's rate at global `step` (0-based) in `epoch` (0-based)."""
         warm = 1.0 if self.warmup_steps == 0 else min(1.0, (step + 1) / self.warmup_steps)
-        backbone = 0.0 if epoch < self.frozen_backbone_epochs else (self.lr if self.backbone_lr is None else self.backbone_lr)
+        backbone = 0.0 if self.backbone_frozen(epoch) else (self.lr if self.backbone_lr is None else self.backbone_lr)
         return {HEAD: self.lr * warm, BACKBONE: backbone * warm}
 
     def backbone_frozen(self, epoch: int) -> bool:

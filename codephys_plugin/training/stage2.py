@@ -143,10 +143,12 @@ def validate(head: CodeQueryHead, clips: ClipSet, config: Stage2TrainingConfig, 
     head.eval()
     loader = DataLoader(clips.dataset, batch_size=config.batch_size, collate_fn=collate, num_workers=config.workers)
     diagnostics = ValidationDiagnostics(CodeTally(head.codebook.num_codes))
-    chunks, total, start = [], 0.0, 0
+    chunks, total, start, first_batch = [], 0.0, 0, None
     for frames, ppg in loader:
-        frames, ppg = frames.to(device), ppg.to(device)
-        output = head(network_inputs(head, frames, clips.prepared))
+        inputs, ppg = network_inputs(head, frames.to(device), clips.prepared), ppg.to(device)
+        if first_batch is None:
+            first_batch = inputs, ppg
+        output = head(inputs)
         losses = head.loss(output, ppg, label_form=clips.label_form, alpha=config.alpha, beta=config.beta)
         total += float(losses.total) * ppg.shape[0]
         labels = to_label_form(ppg.float(), clips.label_form, head.label_form)
@@ -160,9 +162,7 @@ def validate(head: CodeQueryHead, clips: ClipSet, config: Stage2TrainingConfig, 
     low, high = config.hr_band_hz
     report = evaluate_videos(chunks, clips.fs, diff_normalized=derivative, low=low, high=high)
     values = diagnostics.summary(clips.fs, diff_normalized=derivative, band=config.hr_band_hz)
-    frames, ppg = next(iter(loader))
-    values.update(loss_shares(head, network_inputs(head, frames.to(device), clips.prepared), ppg.to(device),
-                              label_form=clips.label_form, alpha=config.alpha, beta=config.beta))
+    values.update(loss_shares(head, *first_batch, label_form=clips.label_form, alpha=config.alpha, beta=config.beta))
     return Validation(total / len(clips), report, values)
 
 

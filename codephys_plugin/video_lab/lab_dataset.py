@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import platform
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 
 from codephys_plugin._atomic import write_atomically
 from codephys_plugin._json import strict_json
-from codephys_plugin._version import __version__
+from codephys_plugin._provenance import provenance
 from codephys_plugin.data.degradations import DEGRADATIONS, Degradation, degrade
 from codephys_plugin.data.face_video import (
     SKIN_TYPES,
@@ -245,7 +244,7 @@ def _manifest_header(config: LabDatasetConfig, command: list[str] | None) -> dic
         "format": MANIFEST_FORMAT, "complete": False, "command": command,
         "config": dataclasses.asdict(config),
         "layout": "NDHWC", "labels": config.recipe.label_form, "fs": config.fs,
-        "versions": {"codephys_plugin": __version__, "numpy": np.__version__, "python": platform.python_version()},
+        **provenance(),
         "videos": [],
     }
 
