@@ -4,6 +4,9 @@
                                                    └-> APB: pseudo-signal -> E_s' ──┴-> AdaIN + sum (Eqs. 9-10)
     -> nearest code of the frozen Stage I codebook -> frozen decoder D_s -> rPPG (Eq. 11)
 
+Clips longer than the bundle's window are windowed after the backbone (`TimeWindows`): each window is
+encoded, quantised and decoded on its own and the decoded windows are overlap-added.
+
 The adapter's features have any width c, so a pointwise projection to the codebook's D comes first (in
 CodePhys E_v's last conv already gives D). The codebook and D_s are frozen and stay in eval mode; the
 bundle's E_s is kept frozen as the target encoder that gives the label's code indices (Q_gt).
@@ -28,6 +31,7 @@ from codephys_plugin.autoencoder import SignalAutoencoder
 from codephys_plugin.bundle import Bundle, load_bundle
 from codephys_plugin.encoder.prior_branch import AuxiliaryPriorBranch, fuse, zscore
 from codephys_plugin.encoder.signal_encoder import TOKEN_STRIDE
+from codephys_plugin.encoder.time_windows import TimeWindows
 from codephys_plugin.encoder.video_encoder import VideoEncoder, VideoEncoderConfig
 from codephys_plugin.features.spatial_attention import SpatialAttention
 from codephys_plugin.heart_rate.estimate import hr_fft, prepare_for_hr
@@ -42,6 +46,8 @@ from codephys_plugin.losses.stage2 import (
 )
 
 LabelForm = str  # "waveform" or "derivative", as in the bundle's config
+PAPER_CODE_TEMPERATURE = 1.0
+"""τ of −‖z − c‖²/τ as Eqs. 14-15 are written (no temperature)."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,8 @@ class Ablation:
 @dataclass
 class CodeQueryOutput:
     """rppg 'b t' (in the bundle's label form), indices 'b m', logits 'b m n', tokens and quantized 'b m d',
-    features (the adapter's FeatureMap), video_features 'b d t h w' or 'b d t' (F_v^sa), attention 'b h w'."""
+    features (the adapter's FeatureMap), video_features 'b d t h w' or 'b d t' (F_v^sa), attention 'b h w'.
+    A clip longer than the bundle's window has m = k · window/4 tokens: its k windows' tokens in time order."""
 
     rppg: Tensor
     indices: Tensor
@@ -135,6 +142,8 @@ class CodeQueryHead(nn.Module):
         and SFD see the full map.
     code_temperature: τ of the code logits −‖z − c‖²/τ in L_code' (Eqs. 14-15); None keeps the bundle's
         (1). The paper does not give one; a larger τ softens the cross-entropy, which is 100-300 at τ = 1.
+    window_hop: clips longer than the bundle's window are cut into windows this many samples apart
+        (a multiple of 4; default: half the window, rounded down to one) whose decoded outputs are overlap-added.
     """
 
     def __init__(
@@ -146,6 +155,7 @@ class CodeQueryHead(nn.Module):
         freeze_backbone: bool = False,
         grid: int | None = VideoEncoderConfig.grid,
         code_temperature: float | None = None,
+        window_hop: int | None = None,
     ) -> None:
         super().__init__()
         bundle = codebook if isinstance(codebook, Bundle) else load_bundle(codebook)
@@ -153,6 +163,8 @@ class CodeQueryHead(nn.Module):
         if code_temperature is not None and not code_temperature > 0:
             raise ValueError(f"CodeQueryHead: code_temperature must be positive, got {code_temperature}")
         self.code_temperature = code_temperature
+        window = bundle.config.window
+        self.windows = TimeWindows(window=window, hop=window_hop) if window_hop else TimeWindows.half_overlapping(window)
         self.adapter: Adapter = adapter_for(backbone)
         prior = bundle.model if ablation.stage1 else SignalAutoencoder(bundle.config.autoencoder)
         dim = prior.config.coder.dim
@@ -220,11 +232,12 @@ class CodeQueryHead(nn.Module):
         attention = None
         if self.attention is not None:
             video_features, attention = self.attention(video_features)
-        tokens = self.encode(video_features)
-        self._check_window(tokens.shape[1] * TOKEN_STRIDE)
+        length = video_features.shape[2] * self.adapter.time_stride
+        self._check_length(length)
+        tokens = self.windows.to_clips(self.encode(self.windows.split(video_features, length)), length)
         quantized, indices, logits = self.query(tokens)
         return CodeQueryOutput(
-            rppg=self.decoder(quantized),
+            rppg=self.decode(quantized, length),
             indices=indices,
             logits=logits,
             tokens=tokens,
@@ -234,14 +247,26 @@ class CodeQueryHead(nn.Module):
             attention=attention,
         )
 
-    def _check_window(self, samples: int) -> None:
-        """The codes describe windows of the bundle's length; clips of another length would mis-scale them."""
-        if samples != self.config.window:
+    def _check_length(self, samples: int) -> None:
+        """The codes describe windows of the bundle's length; a shorter clip cannot hold one."""
+        if samples < self.config.window:
             raise ValueError(
                 f"CodeQueryHead: the codebook bundle was learned on {self.config.window}-sample windows at "
-                f"{self.config.fs} Hz, but these clips give {samples} samples; use clips of {self.config.window} "
-                "frames or pretrain a bundle with a matching window"
+                f"{self.config.fs} Hz, but these clips give {samples} samples; use clips of at least "
+                f"{self.config.window} frames (longer ones are windowed) or pretrain a bundle with a matching window"
             )
+
+    def decode(self, tokens: Tensor, length: int) -> Tensor:
+        """Codes (or unquantised tokens) 'b m d' of clips of `length` samples -> their rPPG 'b t', the
+        windows decoded one by one and overlap-added."""
+        return self.windows.join(self.decoder(self.windows.to_windows(tokens, length)), length)
+
+    def label_codes(self, label: Tensor) -> Tensor:
+        """Q_gt's indices 'b m' for labels 'b t' in the bundle's form: E_s and the nearest code per window,
+        each window z-scored as Stage I's were."""
+        length = label.shape[1]
+        windows = zscore(self.windows.split(label[:, None], length)[:, 0])
+        return self.windows.to_clips(self.codebook(self.target_encoder(windows)).indices, length)
 
     def _check_label(self, output: CodeQueryOutput, ppg: Tensor, label_form: LabelForm | None) -> Tensor:
         check_tensor(ppg, "ppg label", "b t", sizes={"b": output.rppg.shape[0], "t": output.rppg.shape[1]})
@@ -257,7 +282,8 @@ class CodeQueryHead(nn.Module):
         """L_code'^ppg (Eq. 15): E_ppg's features, spread over the video features' grid, through E_vf and the APB."""
         if video_features.dim() == 5:
             ppg_features = ppg_features[..., None, None].expand(-1, -1, -1, *video_features.shape[3:])
-        tokens = self.encode(ppg_features)
+        length = ppg_features.shape[2] * self.adapter.time_stride
+        tokens = self.windows.to_clips(self.encode(self.windows.split(ppg_features, length)), length)
         quantized, _, logits = self.query(tokens)
         return code_query_loss(logits, target_indices, tokens, quantized)
 
@@ -279,7 +305,7 @@ class CodeQueryHead(nn.Module):
         code = code_ppg = distill = physiological.new_zeros(())
         if self.ablation.code_query:
             with torch.no_grad():
-                target_indices = self.codebook(self.target_encoder(label)).indices
+                target_indices = self.label_codes(label)
             code = code_query_loss(output.logits, target_indices, output.tokens, output.quantized)
         if self.ppg_features is not None:
             ppg_features = self._ppg_features(label)

@@ -40,7 +40,7 @@ from codephys_plugin._cli_types import (
 from codephys_plugin._json import format_undefined
 from codephys_plugin.adapters.checkpoint import CheckpointError, load_checkpoint
 from codephys_plugin.bundle import load_bundle
-from codephys_plugin.code_query_head import Ablation, CodeQueryHead
+from codephys_plugin.code_query_head import PAPER_CODE_TEMPERATURE, Ablation, CodeQueryHead
 from codephys_plugin.data.clip_sets import ClipSet, split_by_video, synthetic_clips, toolbox_clips
 from codephys_plugin.data.synthetic_video import SyntheticVideoConfig
 from codephys_plugin.data.toolbox_clips import AXES
@@ -79,8 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--freeze-backbone", action="store_true", help="keep the backbone fixed (default: fine-tune it)")
     model.add_argument("--grid", type=nonnegative_int, default=VideoEncoderConfig.grid,
                        help=f"E_vf pools feature maps to at most GRID x GRID; 0 keeps them (default: {VideoEncoderConfig.grid})")
-    model.add_argument("--code-temperature", type=positive_float,
-                       help="τ of the code logits -||z-c||²/τ in L_code' (default: the bundle's, 1)")
+    temperature = model.add_mutually_exclusive_group()
+    temperature.add_argument("--code-temperature", type=positive_float,
+                             help="τ of the code logits -||z-c||²/τ in L_code' (default: the bundle's, 1)")
+    temperature.add_argument("--paper-loss", action="store_true",
+                             help=f"the paper's literal Eq. 16: τ = {PAPER_CODE_TEMPERATURE:g}, α = {PHYSIOLOGICAL_WEIGHT:g}, "
+                                  f"β = {CODE_WEIGHT:g} (so not with --alpha or --beta)")
     ablation = parser.add_argument_group("ablations (the paper's Table V)")
     for name, effect in ABLATION_HELP.items():
         ablation.add_argument(f"--no-{name.replace('_', '-')}", action="store_true", help=effect)
@@ -201,7 +205,7 @@ def build_head(args: argparse.Namespace) -> CodeQueryHead:
     ablation = Ablation(**{name: not getattr(args, f"no_{name}") for name in ABLATION_HELP})
     return CodeQueryHead(backbone, codebook=load_bundle(args.codebook), ablation=ablation,
                          freeze_backbone=args.freeze_backbone, grid=args.grid or None,
-                         code_temperature=args.code_temperature)
+                         code_temperature=PAPER_CODE_TEMPERATURE if args.paper_loss else args.code_temperature)
 
 
 def load_clips(args: argparse.Namespace, head: CodeQueryHead) -> tuple[ClipSet, ClipSet]:
@@ -287,6 +291,8 @@ def run(args: argparse.Namespace, context: DistributedContext) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.paper_loss and (args.alpha, args.beta) != (PHYSIOLOGICAL_WEIGHT, CODE_WEIGHT):
+        parser.error("--paper-loss fixes α and β at the paper's values; drop --alpha/--beta or --paper-loss")
     check_run_folder(parser, args)
     return run_in_process_group("codephys-train", lambda context: run(args, context), (ValueError, FileNotFoundError, ImportError, CheckpointError))
 

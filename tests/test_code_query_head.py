@@ -14,6 +14,8 @@ from codephys_plugin.adapters import SSPD, DeepPhys, EfficientPhys, HookAdapter,
 from codephys_plugin.autoencoder import AutoencoderConfig, SignalAutoencoder
 from codephys_plugin.bundle import Bundle, BundleConfig
 from codephys_plugin.code_query_head import Ablation, CodeQueryHead, to_label_form
+from codephys_plugin.encoder.prior_branch import zscore
+from codephys_plugin.rppg.stitch import stitch_windows
 from codephys_plugin.encoder import SignalCoderConfig
 from codephys_plugin.query import CodebookConfig
 from codephys_plugin.training.windows import WindowConfig
@@ -149,10 +151,50 @@ def test_derivative_labels_are_converted_to_the_bundles_form():
         to_label_form(wave, "diffnormalized", "waveform")
 
 
-def test_a_bundle_whose_window_does_not_fit_the_clips_is_named():
+def test_clips_shorter_than_the_bundles_window_are_named():
     head = CodeQueryHead(PhysNet(frames=STEPS), codebook=small_bundle(window=24))
-    with pytest.raises(ValueError, match="learned on 24-sample windows.*20"):
+    with pytest.raises(ValueError, match="learned on 24-sample windows.*20 samples; use clips of at least 24"):
         head(torch.randn(1, 3, STEPS, 32, 32))
+
+
+class PerFrameNet(nn.Module):
+    """No temporal mixing before its head: the features of a window are the window of the features."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv3d(3, 6, (1, 3, 3), padding=(0, 1, 1)), nn.Tanh())
+
+    def forward(self, x):
+        return self.body(x).mean(dim=(1, 3, 4))
+
+
+@pytest.mark.parametrize("adapter", ["spatial", "temporal"])
+def test_long_clips_are_windowed_inside_the_head_and_equal_the_windows_overlap_added(adapter):
+    """36 samples against a 20-sample bundle, hop 8: windows at 0, 8 and 16 (the last flush with the end)."""
+    torch.manual_seed(0)
+    backbone = (HookAdapter(PerFrameNet(), layer="body") if adapter == "spatial" else SignalAdapter(PerFrameNet()))
+    head = CodeQueryHead(backbone, codebook=small_bundle(), window_hop=8,
+                         ablation=Ablation(spatial_attention=False)).eval()
+    clip = torch.randn(2, 3, 36, 8, 8)
+    starts = [0, 8, 16]
+    with torch.no_grad():
+        whole = head(clip)
+        windows = [head(clip[:, :, start:start + STEPS]) for start in starts]
+    expected = np.stack([stitch_windows(starts, [w.rppg[i].numpy() for w in windows]) for i in range(2)])
+    np.testing.assert_allclose(whole.rppg.numpy(), expected, rtol=1e-5, atol=1e-6)
+    assert torch.equal(whole.indices, torch.cat([w.indices for w in windows], dim=1))
+    label = torch.randn(2, 36)
+    losses = head.train().loss(head(clip), label)
+    assert all(torch.isfinite(value) for value in losses)
+    losses.total.backward()
+    label_windows = torch.cat([label[:, start:start + STEPS] for start in starts])
+    per_window = head.codebook(head.target_encoder(zscore(label_windows))).indices
+    assert torch.equal(head.label_codes(label), torch.cat(per_window.split(2), dim=1))
+
+
+def test_window_hops_that_break_the_token_grid_are_refused():
+    with pytest.raises(ValueError, match="hop must be a multiple of 4"):
+        CodeQueryHead(SignalAdapter(PerFrameNet()), codebook=small_bundle(), window_hop=6)
 
 
 def test_a_label_of_the_wrong_length_is_named():
@@ -162,10 +204,12 @@ def test_a_label_of_the_wrong_length_is_named():
         head.loss(output, torch.randn(1, 24))
 
 
-def test_features_whose_length_is_not_a_multiple_of_four_are_refused():
-    head = CodeQueryHead(HookAdapter(TinyVideoNet(), layer="body"), codebook=small_bundle())
-    with pytest.raises(ValueError, match="divisible by time_reduction=4"):
-        head(torch.randn(1, 3, 18, 8, 8))
+def test_clips_of_any_length_from_the_window_up_are_decoded_sample_for_sample():
+    """22 frames (no multiple of 4) against a 20-sample bundle: windows at 0 and 2, every sample once."""
+    head = CodeQueryHead(HookAdapter(TinyVideoNet(), layer="body"), codebook=small_bundle()).eval()
+    with torch.no_grad():
+        output = head(torch.randn(1, 3, 22, 8, 8))
+    assert output.rppg.shape == (1, 22) and output.indices.shape == (1, 2 * STEPS // 4)
 
 
 def test_eval_needs_no_label_and_predict_gives_heart_rates():

@@ -255,7 +255,7 @@ def test_user_class_with_a_lab_checkpoint(bundle, tmp_path):
         (["--backbone-arg", "frames"], "expected KEY=VALUE"),
         (["--cache", "CACHE"], "pass --fs"),
         (["--cache", "CACHE", "--fs", "25"], "at 25.0 Hz but the codebook bundle was learned at 30.0 Hz"),
-        (["--backbone-arg", "frames=40", "--cache", "CACHE40", "--fs", "30"], "40 samples but the codebook bundle"),
+        (["--backbone-arg", "frames=24", "--cache", "CACHE24", "--fs", "30"], "24 samples but the codebook bundle"),
         (["--checkpoint", "MISSING.pth"], "missing.pth: no such checkpoint file"),
         (["--hr-band", "2", "1"], "--hr-band: band (2.0, 1.0) Hz: expected 0 < low < high < fs/2"),
         (["--hr-band", "0.7", "16"], "fs/2 = 15.0 Hz"),
@@ -263,8 +263,8 @@ def test_user_class_with_a_lab_checkpoint(bundle, tmp_path):
 )
 def test_errors_name_the_problem(bundle, tmp_path, capsys, extra, message):
     write_cache(tmp_path / "cache")
-    write_cache(tmp_path / "cache40", steps=40)
-    swapped = [a.replace("CACHE40", str(tmp_path / "cache40")).replace("CACHE", str(tmp_path / "cache"))
+    write_cache(tmp_path / "cache24", steps=24)
+    swapped = [a.replace("CACHE24", str(tmp_path / "cache24")).replace("CACHE", str(tmp_path / "cache"))
                .replace("MISSING", str(tmp_path / "missing")) for a in extra]
     assert main([*tiny_args(bundle, tmp_path / "run", "--epochs", "1"), *swapped]) == 2
     assert message in capsys.readouterr().err

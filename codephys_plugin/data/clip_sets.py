@@ -17,6 +17,7 @@ from typing import Literal, Sequence
 import torch
 from torch.utils.data import Dataset, Subset
 
+from codephys_plugin.adapters import Adapter
 from codephys_plugin.data.splits import held_out_groups
 from codephys_plugin.data.synthetic_video import SyntheticClipDataset, SyntheticVideoConfig
 from codephys_plugin.training.fingerprint import dataset_description, text_digest
@@ -105,3 +106,9 @@ def collate(items: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tenso
     if len(shapes) > 1:
         raise ValueError(f"clips in one batch differ in shape: {shapes}; every clip must have the same size")
     return torch.stack([clip for clip, _ in items]), torch.stack([ppg for _, ppg in items])
+
+
+def network_inputs(adapter: Adapter, clips: torch.Tensor, prepared: bool) -> torch.Tensor:
+    """A batch of items in the adapter's `input_layout`: raw frames go through its recipe, toolbox-prepared
+    clips only change layout."""
+    return adapter.from_prepared(clips) if prepared else adapter.prepare(clips)

@@ -82,9 +82,11 @@ class ValidationDiagnostics:
     @torch.no_grad()
     def add(self, head: CodeQueryHead, output: CodeQueryOutput, label: Tensor, videos: list[str], indices: list[int]) -> None:
         """One batch: the head's output and its labels 'b t' in the bundle's label form."""
-        target = head.codebook(head.target_encoder(label)).indices
+        target = head.label_codes(label)
         self.tally.add(output.logits, output.indices, target)
-        decoded = {"oracle": head.decoder(head.codebook.lookup(target)), "continuous": head.decoder(output.tokens)}
+        length = label.shape[1]
+        decoded = {"oracle": head.decode(head.codebook.lookup(target), length),
+                   "continuous": head.decode(output.tokens, length)}
         for path, waveforms in decoded.items():
             self.correlations[path] += pearson_r(waveforms, label).tolist()
             self.chunks[path] += [Chunk(video, index, waveform, truth) for video, index, waveform, truth

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from codephys_plugin._atomic import write_atomically
 from codephys_plugin._json import strict_json
 from codephys_plugin.code_query_head import CodeQueryHead, Stage2Loss, to_label_form
-from codephys_plugin.data.clip_sets import ClipSet, collate
+from codephys_plugin.data.clip_sets import ClipSet, collate, network_inputs
 from codephys_plugin.heart_rate.estimate import check_hr_window
 from codephys_plugin.heart_rate.videos import Chunk, VideoReport, evaluate_videos
 from codephys_plugin.losses.stage2 import CODE_WEIGHT, PHYSIOLOGICAL_WEIGHT
@@ -121,11 +121,6 @@ class TrainingStep(nn.Module):
         return self.head.loss(output, ppg, label_form=self.label_form, alpha=self.alpha, beta=self.beta)
 
 
-def network_inputs(head: CodeQueryHead, clips: Tensor, prepared: bool) -> Tensor:
-    """Raw frames go through the adapter's recipe; toolbox-prepared clips only change layout."""
-    return head.adapter.from_prepared(clips) if prepared else head.adapter.prepare(clips)
-
-
 class Validation(NamedTuple):
     loss: float
     """Mean Eq. 16 loss."""
@@ -145,7 +140,7 @@ def validate(head: CodeQueryHead, clips: ClipSet, config: Stage2TrainingConfig, 
     diagnostics = ValidationDiagnostics(CodeTally(head.codebook.num_codes))
     chunks, total, start, first_batch = [], 0.0, 0, None
     for frames, ppg in loader:
-        inputs, ppg = network_inputs(head, frames.to(device), clips.prepared), ppg.to(device)
+        inputs, ppg = network_inputs(head.adapter, frames.to(device), clips.prepared), ppg.to(device)
         if first_batch is None:
             first_batch = inputs, ppg
         output = head(inputs)
@@ -167,25 +162,27 @@ def validate(head: CodeQueryHead, clips: ClipSet, config: Stage2TrainingConfig, 
 
 
 def check_clip_length(head: CodeQueryHead, clips: ClipSet, name: str) -> None:
-    """Every clip must span the bundle's window; checked on the first item before any training."""
+    """Every clip must span at least the bundle's window (longer ones are windowed inside the head);
+    checked on the first item before any training."""
     length = clips.clip_length()
-    if length != head.config.window:
+    if length < head.config.window:
         raise ValueError(
             f"{name} clips have {length} samples but the codebook bundle was learned on {head.config.window}-sample "
-            f"windows; cut clips of {head.config.window} frames (toolbox CHUNK_LENGTH) or pretrain a matching bundle"
+            f"windows; cut clips of at least {head.config.window} frames (toolbox CHUNK_LENGTH) or pretrain a "
+            "matching bundle"
         )
     if abs(clips.fs - head.config.fs) > 1e-6:
         raise ValueError(f"{name} clips are at {clips.fs} Hz but the codebook bundle was learned at {head.config.fs} Hz")
 
 
-def check_measurable_videos(val: ClipSet, window: int, config: Stage2TrainingConfig) -> None:
+def check_measurable_videos(val: ClipSet, clip_length: int, config: Stage2TrainingConfig) -> None:
     """Choosing the best epoch by HR MAE needs validation videos long enough for an FFT heart rate."""
     if config.select_by != "mae":
         return
     chunks_per_video = Counter(val.videos)
     video, chunks = min(chunks_per_video.items(), key=lambda item: item[1])
     try:
-        check_hr_window(chunks * window, val.fs, config.hr_band_hz[0], name=f"validation video {video}")
+        check_hr_window(chunks * clip_length, val.fs, config.hr_band_hz[0], name=f"validation video {video}")
     except ValueError as error:
         raise ValueError(f"--select-by mae: {error}; validate on longer clips or videos, or choose the best epoch "
                          "with --select-by loss") from None
@@ -210,7 +207,7 @@ def train_stage2(
     check_clip_length(head, train, "training")
     if val is not None:
         check_clip_length(head, val, "validation")
-        check_measurable_videos(val, head.config.window, config)
+        check_measurable_videos(val, val.clip_length(), config)
     head.to(context.device)
     step = TrainingStep(head, label_form=train.label_form, alpha=config.alpha, beta=config.beta)
     network = _distributed(step, context) if context.active else step
@@ -238,7 +235,7 @@ def train_stage2(
         for index, (frames, ppg) in enumerate(bar):
             frames, ppg = frames.to(context.device), ppg.to(context.device)
             set_rates(optimizer, schedule.rates(epoch * len(batches) + index, epoch))
-            losses = network(network_inputs(head, frames, train.prepared), ppg)
+            losses = network(network_inputs(head.adapter, frames, train.prepared), ppg)
             optimizer.zero_grad(set_to_none=True)
             losses.total.backward()
             clip_gradients(trainable, schedule.grad_clip)

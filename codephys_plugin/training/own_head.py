@@ -1,0 +1,158 @@
+"""The bare baseline: a network trained the rPPG-Toolbox's way, with its own head and its own loss.
+
+This is what `CodeQueryHead` has to beat, so it gets the toolbox's recipe and nothing weaker: Adam with
+the one-cycle schedule peaking at the config's rate (PhysnetTrainer: 9e-3, batch 4), the network's own
+loss on its own output, the same clips and epochs as the head, and the toolbox's per-video evaluation
+every epoch. The best epoch's weights are written as the network's own state_dict (safetensors), so they
+load strictly into the public class, and into `codephys-train --checkpoint` for a warm start.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors.torch import save
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from codephys_plugin._atomic import write_atomically
+from codephys_plugin._json import strict_json
+from codephys_plugin.adapters import Adapter
+from codephys_plugin.adapters.clip_nets import PhysNetAdapter
+from codephys_plugin.data.clip_sets import ClipSet, collate, network_inputs
+from codephys_plugin.heart_rate.videos import Chunk, VideoReport, evaluate_videos
+from codephys_plugin.losses.pearson import negative_pearson
+from codephys_plugin.rppg.filters import DEFAULT_HIGH_HZ, DEFAULT_LOW_HZ
+from codephys_plugin.training.batches import epoch_batches, progress
+from codephys_plugin.training.distributed import DistributedContext
+
+OwnLoss = Callable[[Tensor, Tensor], Tensor]
+OWN_LOSSES: dict[type[Adapter], OwnLoss] = {PhysNetAdapter: negative_pearson}
+"""Each network's training loss in the toolbox, on 'b t' outputs and labels (PhysNet: negative Pearson)."""
+
+
+@dataclass(frozen=True)
+class OwnHeadConfig:
+    """The toolbox's PhysNet recipe: Adam, one-cycle to lr 9e-3, batch 4 (its configs run 30 epochs).
+    The best epoch has the lowest validation HR MAE (unmeasurable epochs never win)."""
+
+    epochs: int = 30
+    batch_size: int = 4
+    lr: float = 9e-3
+    seed: int = 0
+    hr_band_hz: tuple[float, float] = (DEFAULT_LOW_HZ, DEFAULT_HIGH_HZ)
+    best: Path | None = None
+    """The best epoch's network state_dict (safetensors)."""
+    history: Path | None = None
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
+            raise ValueError(f"invalid own-head training config: {self}")
+
+
+@dataclass(frozen=True)
+class OwnHeadEpochSummary:
+    epoch: int
+    loss: float
+    val: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    best: bool = False
+
+
+def own_loss(adapter: Adapter) -> OwnLoss:
+    loss = OWN_LOSSES.get(type(adapter))
+    if loss is None:
+        known = ", ".join(kind.__name__ for kind in OWN_LOSSES)
+        raise ValueError(f"own-head training: no toolbox loss is known for {type(adapter).__name__} (known: {known})")
+    return loss
+
+
+def check_label_form(clips: ClipSet, name: str) -> None:
+    """The toolbox trains these networks on DiffNormalized labels, and they output that form."""
+    if clips.label_form != "derivative":
+        raise ValueError(f"own-head training: the {name} clips hold {clips.label_form} labels; the toolbox trains "
+                         "these networks on DiffNormalized (derivative) labels")
+
+
+@torch.no_grad()
+def evaluate_own_head(adapter: Adapter, clips: ClipSet, *, batch_size: int = 4,
+                      band: tuple[float, float] = (DEFAULT_LOW_HZ, DEFAULT_HIGH_HZ)) -> VideoReport:
+    """The network's own rPPG over `clips`, evaluated per video as the toolbox does (DiffNormalized outputs)."""
+    check_label_form(clips, "validation")
+    was_training = adapter.training
+    adapter.eval()
+    device = next(adapter.parameters()).device
+    loader = DataLoader(clips.dataset, batch_size=batch_size, collate_fn=collate)
+    chunks, start = [], 0
+    for frames, ppg in loader:
+        rppg = adapter.rppg(network_inputs(adapter, frames.to(device), clips.prepared))
+        items = range(start, start + ppg.shape[0])
+        chunks += [Chunk(clips.videos[i], clips.chunks[i], prediction, label)
+                   for i, prediction, label in zip(items, rppg.cpu().numpy(), ppg.numpy())]
+        start += ppg.shape[0]
+    adapter.train(was_training)
+    return evaluate_videos(chunks, clips.fs, diff_normalized=True, low=band[0], high=band[1])
+
+
+def train_own_head(
+    adapter: Adapter,
+    train: ClipSet,
+    val: ClipSet,
+    config: OwnHeadConfig = OwnHeadConfig(),
+    *,
+    on_epoch: Callable[[OwnHeadEpochSummary], None] | None = None,
+) -> list[OwnHeadEpochSummary]:
+    """Train the whole network (backbone and its own head) on `train`, validate on `val` every epoch."""
+    loss_of = own_loss(adapter)
+    check_label_form(train, "training")
+    check_label_form(val, "validation")
+    order_rng = torch.Generator().manual_seed(config.seed)
+    steps = -(-len(train) // config.batch_size)
+    optimizer = torch.optim.Adam(adapter.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, epochs=config.epochs,
+                                                    steps_per_epoch=steps)
+    device = next(adapter.parameters()).device
+    history: list[OwnHeadEpochSummary] = []
+    best_mae = math.inf
+    for epoch in range(config.epochs):
+        started = time.perf_counter()
+        adapter.train()
+        batches = epoch_batches(len(train), config.batch_size, DistributedContext(), order_rng)
+        loader = DataLoader(train.dataset, batch_sampler=[b.tolist() for b in batches], collate_fn=collate)
+        total = 0.0
+        for frames, ppg in progress(loader, enabled=config.progress, total=steps,
+                                    description=f"epoch {epoch + 1}/{config.epochs}"):
+            rppg = adapter.rppg(network_inputs(adapter, frames.to(device), train.prepared))
+            loss = loss_of(rppg, ppg.to(device).float())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total += float(loss.detach())
+        values = evaluate_own_head(adapter, val, batch_size=config.batch_size, band=config.hr_band_hz).summary()
+        is_best = math.isfinite(values["mae"]) and values["mae"] < best_mae
+        if is_best:
+            best_mae = values["mae"]
+            if config.best is not None:
+                _save_network(config.best, adapter)
+        summary = OwnHeadEpochSummary(epoch + 1, total / steps, values, time.perf_counter() - started, is_best)
+        history.append(summary)
+        if config.history is not None:
+            payload = strict_json([asdict(item) for item in history], indent=2).encode()
+            write_atomically(config.history, lambda stream: stream.write(payload))
+        if on_epoch is not None:
+            on_epoch(summary)
+    adapter.eval()
+    return history
+
+
+def _save_network(path: Path, adapter: Adapter) -> None:
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in adapter.model.state_dict().items()}
+    payload = save(state)
+    write_atomically(path, lambda stream: stream.write(payload))

@@ -1,0 +1,146 @@
+"""Does a network wrapped with CodeQueryHead learn the pulse as well as the bare network? PhysNet on the video
+lab's clean face clips, train and validation subjects disjoint, every run the same clips, epochs and batch.
+
+    python examples/stage2_learning_run.py --work /tmp/stage2_runs      # writes results/stage2_learning/
+    python examples/stage2_learning_run.py --work /tmp/stage2_runs --runs bare head_scratch --epochs 2
+
+Runs (the same PhysNet, 36 × 36 DiffNormalized frames, chunks of 160 at 30 Hz):
+- bare: its own head and loss, the toolbox's recipe (negative Pearson, Adam, one-cycle to 9e-3);
+- head_scratch / head_scratch_paper / noquant_scratch: CodeQueryHead from random weights, τ = D (64) or the
+  paper's τ = 1, or without quantisation (code_query=False), all at lr 1e-3 with a one-epoch warm-up;
+- head_scratch_codes: as head_scratch without L_phy (α = 0): the code-query terms alone;
+- head_warm / noquant_warm: from the bare run's best weights (the toolbox way to have a network), backbone
+  frozen for 3 epochs, then fine-tuned at 1e-4 while the head learns at 1e-3.
+The data (codephys-synth's lab: still heads, the default camera noise, all six skin types) and the codebook (codephys-pretrain on the embedded
+synthetic PPG) are made first in --work. A run whose history is complete is not run again and a head run
+that stopped resumes from its checkpoint, so the command can be repeated until it finishes; every finished
+run's per-epoch history is copied into --out with the command that made it, and summary.json is rewritten
+from those histories (versions and machine beside them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import timm
+import torch
+
+import codephys_plugin.adapters  # noqa: F401  (registers the networks with timm)
+from codephys_plugin import pretrain, train
+from codephys_plugin._json import strict_json
+from codephys_plugin._provenance import provenance
+from codephys_plugin.adapters import adapter_for
+from codephys_plugin.data.clip_sets import toolbox_clips
+from codephys_plugin.training.own_head import OwnHeadConfig, train_own_head
+from codephys_plugin.video_lab import RECIPES, LabDatasetConfig, write_lab_dataset
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "stage2_learning"
+FS, WINDOW, SIZE = 30.0, 160, 36
+SUBJECTS = {"train": (0, 24), "val": (100, 12)}
+"""First subject and count: disjoint ranges give disjoint subjects."""
+HEAD_LR, BACKBONE_LR, FROZEN_EPOCHS = 1e-3, 1e-4, 3
+HEAD_RUNS = {
+    "head_scratch": ["--code-temperature", "64"],
+    "noquant_scratch": ["--no-code-query"],
+    "head_warm": ["--code-temperature", "64", "--warm"],
+    "noquant_warm": ["--no-code-query", "--warm"],
+    "head_scratch_codes": ["--code-temperature", "64", "--alpha", "0"],
+    "head_scratch_paper": ["--paper-loss"],
+}
+RUNS = ("bare", *HEAD_RUNS)
+
+
+def make_data(work: Path) -> None:
+    recipe = dataclasses.replace(RECIPES["physnet"], size=SIZE, chunk_length=WINDOW)
+    for split, (first, count) in SUBJECTS.items():
+        if (work / split / "manifest.json").is_file() and json.loads((work / split / "manifest.json").read_text())["complete"]:
+            continue
+        config = LabDatasetConfig(recipe=recipe, subjects=count, first_subject=first, seconds=30.0, fs=FS)
+        write_lab_dataset(config, work / split, overwrite=True)
+    if not (work / "codebook" / "config.json").is_file():
+        pretrain.main(["--out", str(work / "codebook"), "--no-progress"])
+
+
+def completed(history: Path, epochs: int) -> bool:
+    return history.is_file() and len(json.loads(history.read_text())) >= epochs
+
+
+def run_bare(work: Path, epochs: int) -> list[str]:
+    out = work / "bare"
+    torch.manual_seed(0)
+    adapter = adapter_for(timm.create_model("physnet", frames=WINDOW))
+    clips = {split: toolbox_clips(work / split, layout="NDHWC", label_form="derivative", fs=FS) for split in SUBJECTS}
+    config = OwnHeadConfig(epochs=epochs, best=out / "best.safetensors", history=out / "history.json")
+    train_own_head(adapter, clips["train"], clips["val"], config,
+                   on_epoch=lambda s: print(f"  bare epoch {s.epoch}: loss {s.loss:.3f} val HR MAE {s.val['mae']:.2f} "
+                                            f"r {s.val['pearson']:.3f}  {s.seconds:.0f} s", flush=True))
+    return ["train_own_head", f"physnet frames={WINDOW}", f"epochs={epochs}", f"lr={config.lr}", "one-cycle", "batch 4"]
+
+
+def head_command(work: Path, name: str, epochs: int) -> list[str]:
+    options = [option for option in HEAD_RUNS[name] if option != "--warm"]
+    command = ["--backbone", "physnet", "--backbone-arg", f"frames={WINDOW}", "--codebook", str(work / "codebook"),
+               "--cache", str(work / "train"), "--val-cache", str(work / "val"), "--fs", str(FS), "--epochs", str(epochs),
+               "--lr", str(HEAD_LR), "--warmup-steps", str(-(-24 * 5 // 4)), "--out", str(work / name), "--no-progress",
+               *options]
+    if "--warm" in HEAD_RUNS[name]:
+        command += ["--checkpoint", str(work / "bare" / "best.safetensors"), "--frozen-backbone-epochs",
+                    str(FROZEN_EPOCHS), "--backbone-lr", str(BACKBONE_LR)]
+    return command
+
+
+def run_head(work: Path, name: str, epochs: int) -> list[str]:
+    command = head_command(work, name, epochs)
+    resume = ["--resume"] if (work / name / "checkpoint.pt").is_file() else []
+    if train.main(command + resume) != 0:
+        raise SystemExit(f"{name}: codephys-train failed")
+    return ["codephys-train", *command]
+
+
+def summarise(out: Path) -> dict:
+    runs = {}
+    for name in RUNS:
+        record = out / f"{name}.json"
+        if not record.is_file():
+            continue
+        saved = json.loads(record.read_text())
+        history = saved["history"]
+        best = min((epoch for epoch in history if epoch["val"]["mae"] == epoch["val"]["mae"]),
+                   key=lambda epoch: epoch["val"]["mae"], default=None)
+        runs[name] = {"command": saved["command"], "seconds": saved["seconds"], "best_epoch": best and best["epoch"],
+                      "best_val": best and best["val"], "best_diagnostics": best and best.get("diagnostics"),
+                      "last_val": history[-1]["val"]}
+    return {"runs": runs, **provenance()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, required=True, help="folder for the lab data, codebook and run files")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"where the JSON goes (default: {RESULTS})")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    make_data(args.work)
+    for name in args.runs:
+        history = args.work / name / "history.json"
+        if not completed(history, args.epochs):
+            print(f"{name}: training", flush=True)
+            started = time.perf_counter()
+            command = run_bare(args.work, args.epochs) if name == "bare" else run_head(args.work, name, args.epochs)
+            record = {"command": command, "seconds": round(time.perf_counter() - started, 1),
+                      "history": json.loads(history.read_text())}
+            (args.out / f"{name}.json").write_text(strict_json(record, indent=1))
+        (args.out / "summary.json").write_text(strict_json(summarise(args.out), indent=2))
+    shutil.copy(args.work / "codebook" / "report.json", args.out / "codebook_report.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
