@@ -336,3 +336,24 @@ def test_every_ablation_has_its_switch():
     assert list(ABLATION_HELP) == [field for field in Ablation.__dataclass_fields__]
     args = build_parser().parse_args(["--backbone", "physnet", "--codebook", "x", "--no-prior-branch", "--no-stage1"])
     assert (args.no_prior_branch, args.no_stage1, args.no_code_query) == (True, True, False)
+
+
+def test_paper_loss_is_tau_one_and_refuses_other_weights(bundle, tmp_path, capsys):
+    args = build_parser().parse_args(["--backbone", "physnet", "--backbone-arg", f"frames={STEPS}", "--codebook",
+                                      str(bundle), "--paper-loss"])
+    assert build_head(args).code_temperature == 1.0
+    for extra in (["--code-temperature", "64"], ["--alpha", "1"]):
+        with pytest.raises(SystemExit):
+            main([*tiny_args(bundle, tmp_path / "run", "--epochs", "1", "--paper-loss"), *extra])
+        assert "--paper-loss" in capsys.readouterr().err
+
+
+def test_toolbox_chunks_longer_than_the_bundles_window_train_and_validate(bundle, tmp_path, capsys):
+    """The toolbox's 180-frame chunks against a 160-sample bundle, here 40 against 32: windowed in the head."""
+    cache = write_cache(tmp_path / "cache", chunks=4, steps=40)
+    code = main(["--backbone", "physnet", "--backbone-arg", "frames=40", "--codebook", str(bundle), "--cache",
+                 str(cache), "--fs", "30", "--val-fraction", "0.34", "--epochs", "1", "--no-progress",
+                 "--out", str(tmp_path / "run")])
+    assert code == 0, capsys.readouterr().err
+    (epoch,) = read_strict_json(tmp_path / "run" / "history.json")
+    assert epoch["val"]["videos"] == 1 and 0 <= epoch["diagnostics"]["code_accuracy"] <= 1
