@@ -3,6 +3,7 @@ lab's clean face clips, train and validation subjects disjoint, every run the sa
 
     python examples/stage2_learning_run.py --work /tmp/stage2_runs      # writes results/stage2_learning/
     python examples/stage2_learning_run.py --work /tmp/stage2_runs --runs bare head_scratch --epochs 2
+    python examples/stage2_learning_run.py --table                       # the README's table, from the JSON
 
 Runs (the same PhysNet, 36 × 36 DiffNormalized frames, chunks of 160 at 30 Hz):
 - bare: its own head and loss, the toolbox's recipe (negative Pearson, Adam, one-cycle to 9e-3);
@@ -119,13 +120,33 @@ def summarise(out: Path) -> dict:
     return {"runs": runs, **provenance()}
 
 
+def markdown_table(summary: dict) -> str:
+    """One row per finished run: its best epoch's validation figures and, for head runs, the diagnostics."""
+    lines = ["| run | best epoch | HR MAE | HR r | code accuracy | predicted / label perplexity | "
+             "unquantised HR MAE | time (s) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, run in summary["runs"].items():
+        val, diagnostics = run["best_val"] or {}, run["best_diagnostics"] or {}
+        figure = lambda values, key, form: "–" if values.get(key) is None else format(values[key], form)
+        lines.append(f"| {name} | {run['best_epoch']} | {figure(val, 'mae', '.2f')} | {figure(val, 'pearson', '.3f')} | "
+                     f"{figure(diagnostics, 'code_accuracy', '.3f')} | {figure(diagnostics, 'predicted_perplexity', '.1f')}"
+                     f" / {figure(diagnostics, 'label_perplexity', '.1f')} | {figure(diagnostics, 'continuous_mae', '.2f')} | "
+                     f"{run['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", type=Path, required=True, help="folder for the lab data, codebook and run files")
+    parser.add_argument("--work", type=Path, help="folder for the lab data, codebook and run files (required to run)")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"where the JSON goes (default: {RESULTS})")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
+    parser.add_argument("--table", action="store_true", help="only print the Markdown table of --out's summary.json")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table(json.loads((args.out / "summary.json").read_text())))
+        return 0
+    if args.work is None:
+        parser.error("--work is required to run (only --table works without it)")
     args.out.mkdir(parents=True, exist_ok=True)
     make_data(args.work)
     for name in args.runs:
@@ -139,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             (args.out / f"{name}.json").write_text(strict_json(record, indent=1))
         (args.out / "summary.json").write_text(strict_json(summarise(args.out), indent=2))
     shutil.copy(args.work / "codebook" / "report.json", args.out / "codebook_report.json")
+    print(markdown_table(summarise(args.out)))
     return 0
 
 

@@ -46,3 +46,25 @@ def test_video_lab_tour_writes_its_table_figure_and_provenance(tmp_path, capsys)
     assert record["versions"]["torch"] and record["clips_per_second"]["72px moving"] > 0
     assert (tmp_path / "video_lab.png").stat().st_size > 10_000
     assert "HR MAE (bpm) of the classic methods" in capsys.readouterr().out
+
+
+def test_the_learning_runs_summary_takes_each_runs_best_measured_epoch_and_renders_its_table(tmp_path):
+    import json
+
+    from examples.stage2_learning_run import markdown_table, summarise
+
+    def epoch(number, mae, accuracy=None):
+        return {"epoch": number, "val": {"mae": mae, "pearson": 0.5},
+                **({"diagnostics": {"code_accuracy": accuracy, "predicted_perplexity": 3.0, "label_perplexity": 50.0,
+                                    "continuous_mae": 9.0}} if accuracy is not None else {})}
+
+    (tmp_path / "bare.json").write_text(json.dumps({"command": ["x"], "seconds": 10, "history": [
+        epoch(1, 30.0), epoch(2, 1.5), epoch(3, 2.0)]}))
+    (tmp_path / "head_scratch.json").write_text(json.dumps({"command": ["y"], "seconds": 20, "history": [
+        epoch(1, float("nan"), 0.01), epoch(2, 12.0, 0.2)]}))
+    summary = summarise(tmp_path)
+    assert summary["runs"]["bare"]["best_epoch"] == 2 and summary["runs"]["head_scratch"]["best_epoch"] == 2
+    assert "versions" in summary and "machine" in summary
+    table = markdown_table(summary).splitlines()
+    assert table[2].startswith("| bare | 2 | 1.50 | 0.500 | – |")
+    assert table[3].startswith("| head_scratch | 2 | 12.00 | 0.500 | 0.200 | 3.0 / 50.0 | 9.00 | 20 |")
