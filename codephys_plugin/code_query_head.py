@@ -36,6 +36,7 @@ from codephys_plugin.encoder.video_encoder import VideoEncoder, VideoEncoderConf
 from codephys_plugin.features.spatial_attention import SpatialAttention
 from codephys_plugin.heart_rate.estimate import hr_fft, prepare_for_hr
 from codephys_plugin.rppg.filters import detrend, integrate
+from codephys_plugin.query.code_gradient import CodeGradient, check_code_gradient, with_code_gradient
 from codephys_plugin.losses.stage2 import (
     CODE_WEIGHT,
     PHYSIOLOGICAL_WEIGHT,
@@ -142,6 +143,9 @@ class CodeQueryHead(nn.Module):
         and SFD see the full map.
     code_temperature: τ of the code logits −‖z − c‖²/τ in L_code' (Eqs. 14-15); None keeps the bundle's
         (1). The paper does not give one; a larger τ softens the cross-entropy, which is 100-300 at τ = 1.
+    code_gradient: how L_phy's gradient reaches the tokens through the nearest-code lookup: "nearest"
+        (the paper's straight-through copy) or "soft" (through the softmax mix of the codes; see
+        `query.code_gradient` for why).
     window_hop: clips longer than the bundle's window are cut into windows this many samples apart
         (a multiple of 4; default: half the window, rounded down to one) whose decoded outputs are overlap-added.
     """
@@ -156,6 +160,7 @@ class CodeQueryHead(nn.Module):
         grid: int | None = VideoEncoderConfig.grid,
         code_temperature: float | None = None,
         window_hop: int | None = None,
+        code_gradient: CodeGradient = "nearest",
     ) -> None:
         super().__init__()
         bundle = codebook if isinstance(codebook, Bundle) else load_bundle(codebook)
@@ -163,6 +168,7 @@ class CodeQueryHead(nn.Module):
         if code_temperature is not None and not code_temperature > 0:
             raise ValueError(f"CodeQueryHead: code_temperature must be positive, got {code_temperature}")
         self.code_temperature = code_temperature
+        self.code_gradient = check_code_gradient(code_gradient)
         window = bundle.config.window
         self.windows = TimeWindows(window=window, hop=window_hop) if window_hop else TimeWindows.half_overlapping(window)
         self.adapter: Adapter = adapter_for(backbone)
@@ -214,12 +220,13 @@ class CodeQueryHead(nn.Module):
         return rearrange(tokens, "b d m -> b m d")
 
     def query(self, tokens: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(quantized 'b m d' with straight-through gradients, indices 'b m', logits 'b m n')."""
+        """(quantized 'b m d', the nearest codes with `code_gradient`'s gradients, indices 'b m', logits 'b m n')."""
         logits = self.codebook.logits(tokens, temperature=self.code_temperature)
         if not self.ablation.code_query:
             return tokens, logits.argmax(dim=-1), logits
-        quantized = self.codebook(tokens)
-        return quantized.quantized, quantized.indices, logits
+        nearest = self.codebook(tokens)
+        quantized = with_code_gradient(tokens, nearest.quantized, logits, self.codebook.codes, self.code_gradient)
+        return quantized, nearest.indices, logits
 
     def forward(self, inputs: Tensor) -> CodeQueryOutput:
         """`inputs` in the adapter's `input_layout` (see `adapter.prepare`) -> CodeQueryOutput; floating

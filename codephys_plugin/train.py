@@ -47,6 +47,7 @@ from codephys_plugin.data.toolbox_clips import AXES
 from codephys_plugin.encoder.video_encoder import VideoEncoderConfig
 from codephys_plugin.heart_rate.band_option import add_hr_band_option, checked_hr_band
 from codephys_plugin.losses.stage2 import CODE_WEIGHT, PHYSIOLOGICAL_WEIGHT
+from codephys_plugin.query.code_gradient import CODE_GRADIENTS
 from codephys_plugin.training.distributed import DistributedContext, run_in_process_group
 from codephys_plugin.training.loss_shares import TERMS as LOSS_SHARE_TERMS
 from codephys_plugin.training.stage2 import Stage2EpochSummary, Stage2TrainingConfig, best_epoch, train_stage2
@@ -79,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--freeze-backbone", action="store_true", help="keep the backbone fixed (default: fine-tune it)")
     model.add_argument("--grid", type=nonnegative_int, default=VideoEncoderConfig.grid,
                        help=f"E_vf pools feature maps to at most GRID x GRID; 0 keeps them (default: {VideoEncoderConfig.grid})")
+    model.add_argument("--code-gradient", choices=CODE_GRADIENTS, default="nearest",
+                       help="how L_phy reaches the query tokens through the nearest code: the paper's straight-through "
+                            "copy, or through the softmax mix of the codes (default: nearest)")
     temperature = model.add_mutually_exclusive_group()
     temperature.add_argument("--code-temperature", type=positive_float,
                              help="τ of the code logits -||z-c||²/τ in L_code' (default: the bundle's, 1)")
@@ -205,7 +209,8 @@ def build_head(args: argparse.Namespace) -> CodeQueryHead:
     ablation = Ablation(**{name: not getattr(args, f"no_{name}") for name in ABLATION_HELP})
     return CodeQueryHead(backbone, codebook=load_bundle(args.codebook), ablation=ablation,
                          freeze_backbone=args.freeze_backbone, grid=args.grid or None,
-                         code_temperature=PAPER_CODE_TEMPERATURE if args.paper_loss else args.code_temperature)
+                         code_temperature=PAPER_CODE_TEMPERATURE if args.paper_loss else args.code_temperature,
+                         code_gradient=args.code_gradient)
 
 
 def load_clips(args: argparse.Namespace, head: CodeQueryHead) -> tuple[ClipSet, ClipSet]:

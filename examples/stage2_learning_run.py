@@ -9,6 +9,7 @@ Runs (the same PhysNet, 36 × 36 DiffNormalized frames, chunks of 160 at 30 Hz):
 - bare: its own head and loss, the toolbox's recipe (negative Pearson, Adam, one-cycle to 9e-3);
 - head_scratch / head_scratch_paper / noquant_scratch: CodeQueryHead from random weights, τ = D (64) or the
   paper's τ = 1, or without quantisation (code_query=False), all at lr 1e-3 with a one-epoch warm-up;
+- head_scratch_soft: as head_scratch with L_phy's gradient through the softmax mix of the codes;
 - head_scratch_codes: as head_scratch without L_phy (α = 0): the code-query terms alone;
 - head_warm / noquant_warm: from the bare run's best weights (the toolbox way to have a network), backbone
   frozen for 3 epochs, then fine-tuned at 1e-4 while the head learns at 1e-3.
@@ -48,6 +49,7 @@ SUBJECTS = {"train": (0, 24), "val": (100, 12)}
 HEAD_LR, BACKBONE_LR, FROZEN_EPOCHS = 1e-3, 1e-4, 3
 HEAD_RUNS = {
     "head_scratch": ["--code-temperature", "64"],
+    "head_scratch_soft": ["--code-temperature", "64", "--code-gradient", "soft"],
     "noquant_scratch": ["--no-code-query"],
     "head_warm": ["--code-temperature", "64", "--warm"],
     "noquant_warm": ["--no-code-query", "--warm"],

@@ -98,3 +98,33 @@ def test_code_accuracy_rises_far_above_chance_when_the_codes_can_be_read_off_the
     after = _code_accuracy(head, *test)
     assert before < majority < 0.45, "untrained, the query does no better than always naming the commonest code"
     assert after > max(8 / head.codebook.num_codes, majority + 0.1), (before, majority, after)
+
+
+def _train_on_toy(head, steps: int, alpha: float) -> float:
+    """Trains `head` on toy batches; returns the mean token norm of the last step."""
+    optimizer = torch.optim.Adam([p for p in head.parameters() if p.requires_grad], lr=3e-3)
+    for _ in range(steps):
+        clips, label = _toy_batch(16, head.config.window)
+        output = head(clips)
+        loss = head.loss(output, label, alpha=alpha).total
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return float(output.tokens.detach().norm(dim=-1).mean())
+
+
+def test_the_soft_code_gradient_keeps_the_tokens_on_the_codebook_where_straight_through_drags_them_off():
+    """Eq. 16 at α = 2 on the toy: the straight-through copy of L_phy's gradient moves the tokens away from
+    every code, the gradient through the softmax mix of the codes does not, and the codes stay predictable."""
+    from codephys_plugin.adapters import SignalAdapter
+    from codephys_plugin.code_query_head import CodeQueryHead
+    from tests.test_code_query_head import STEPS, PerFrameNet, small_bundle
+
+    test, norms, accuracy = _toy_batch(128, STEPS), {}, {}
+    for rule in ("nearest", "soft"):
+        torch.manual_seed(0)
+        head = CodeQueryHead(SignalAdapter(PerFrameNet()), codebook=small_bundle(), code_gradient=rule)
+        norms[rule] = _train_on_toy(head, 100, alpha=2.0)
+        accuracy[rule] = _code_accuracy(head, *test)
+    assert norms["nearest"] > 10 * norms["soft"], norms
+    assert accuracy["soft"] > accuracy["nearest"] + 0.1, (accuracy, norms)

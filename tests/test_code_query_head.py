@@ -290,3 +290,23 @@ def test_features_without_space_never_run_the_deformable_convolution(monkeypatch
         assert bool(calls) == expect_calls, name
     with pytest.raises(ValueError, match=r"VideoEncoder features: expected shape \(b c t h w\) with h=1"):
         CodeQueryHead(SignalAdapter(TinyVideoNet()), codebook=small_bundle()).video_encoder(torch.randn(2, 8, STEPS, 2, 2))
+
+
+def test_code_gradients_share_the_forward_value_and_differ_only_in_the_tokens_gradient():
+    from codephys_plugin.query.code_gradient import with_code_gradient
+
+    torch.manual_seed(0)
+    codes, tokens = torch.randn(5, 3), torch.randn(2, 4, 3, requires_grad=True)
+    logits = -torch.cdist(tokens, codes[None].expand(2, -1, -1)).pow(2)
+    nearest = codes[logits.argmax(dim=-1)]
+    weights = torch.randn(2, 4, 3)
+    gradients = {}
+    for rule in ("nearest", "soft"):
+        value = with_code_gradient(tokens, nearest, logits, codes, rule)
+        torch.testing.assert_close(value, nearest)
+        (gradients[rule],) = torch.autograd.grad((value * weights).sum(), tokens, retain_graph=True)
+    torch.testing.assert_close(gradients["nearest"], weights), "straight through: the gradient is copied"
+    (expected,) = torch.autograd.grad(((torch.softmax(logits, -1) @ codes) * weights).sum(), tokens)
+    torch.testing.assert_close(gradients["soft"], expected)
+    with pytest.raises(ValueError, match="code_gradient: expected one of nearest, soft"):
+        CodeQueryHead(SignalAdapter(PerFrameNet()), codebook=small_bundle(), code_gradient="gumbel")
