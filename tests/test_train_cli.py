@@ -123,6 +123,10 @@ def test_resume_refuses_other_settings_and_other_inputs(bundle, tmp_path):
     with pytest.raises(ValueError, match=r"differs in codebook: .*; head structure: "):
         train_stage2(_head_on_another_bundle(tmp_path, "--num-codes", "32"), train, val, config,
                      resume_from=config.checkpoint)
+    head.code_gradient = "soft"
+    with pytest.raises(ValueError, match=r"differs in code query: checkpoint 'τ None, nearest gradient, windows of "
+                                         r"32 every 16', now 'τ None, soft gradient"):
+        train_stage2(head, train, val, config, resume_from=config.checkpoint)
 
 
 def _head_on_another_bundle(tmp_path: Path, *pretrain_args: str):

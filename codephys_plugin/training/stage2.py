@@ -317,7 +317,7 @@ def _best_metadata(summary: Stage2EpochSummary, config: Stage2TrainingConfig) ->
 
 def _settings(config: Stage2TrainingConfig, head: CodeQueryHead, train: ClipSet, val: ClipSet | None) -> dict:
     """The settings a checkpoint must share with the run that resumes it: the schedule, the head's
-    structure (backbone, codebook size, ablations), the frozen Stage I codes and decoder, and digests
+    structure (backbone, codebook size, ablations), its code query (τ, gradient rule, windows), the frozen Stage I codes and decoder, and digests
     of the training and validation clips."""
     return {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
             "weight_decay": config.weight_decay, "alpha": config.alpha, "beta": config.beta, "seed": config.seed,
@@ -325,6 +325,8 @@ def _settings(config: Stage2TrainingConfig, head: CodeQueryHead, train: ClipSet,
             "backbone_lr": config.backbone_lr, "warmup_steps": config.warmup_steps,
             "frozen_backbone_epochs": config.frozen_backbone_epochs, "grad_clip": config.grad_clip,
             "head structure": f"{type(head.adapter).__name__} {structure_digest(head)}",
+            "code query": f"τ {head.code_temperature}, {head.code_gradient} gradient, windows of "
+                          f"{head.windows.window} every {head.windows.hop}",
             "codebook": tensors_digest([*head.codebook.state_dict().values(), *head.decoder.state_dict().values()]),
             "training clips": f"{len(train)} clips, {train.fingerprint()}",
             "validation clips": "none" if val is None else f"{len(val)} clips, {val.fingerprint()}"}
