@@ -142,7 +142,8 @@ class CodeQueryHead(nn.Module):
     grid: E_vf averages feature maps down to at most grid × grid positions (None: the full map); SAM
         and SFD see the full map.
     code_temperature: τ of the code logits −‖z − c‖²/τ in L_code' (Eqs. 14-15); None keeps the bundle's
-        (1). The paper does not give one; a larger τ softens the cross-entropy, which is 100-300 at τ = 1.
+        (1, the paper's). A larger τ softens the cross-entropy, which is 100-300 at τ = 1, but PhysNet from
+        scratch learned later with τ = 64 than with τ = 1 (README, "Does a wrapped network learn?").
     code_gradient: how L_phy's gradient reaches the tokens through the nearest-code lookup: "nearest"
         (the paper's straight-through copy) or "soft" (through the softmax mix of the codes; see
         `query.code_gradient` for why).
