@@ -74,33 +74,40 @@ def completed(history: Path, epochs: int) -> bool:
     return history.is_file() and len(json.loads(history.read_text())) >= epochs
 
 
-def run_bare(work: Path, epochs: int) -> list[str]:
-    out = work / "bare"
-    torch.manual_seed(0)
+def run_name(name: str, seed: int) -> str:
+    """Seed 0's runs keep the plain names; other seeds' get a suffix (their own folders and records)."""
+    return name if seed == 0 else f"{name}_seed{seed}"
+
+
+def run_bare(work: Path, epochs: int, seed: int) -> list[str]:
+    out = work / run_name("bare", seed)
+    torch.manual_seed(seed)
     adapter = adapter_for(timm.create_model("physnet", frames=WINDOW))
     clips = {split: toolbox_clips(work / split, layout="NDHWC", label_form="derivative", fs=FS) for split in SUBJECTS}
-    config = OwnHeadConfig(epochs=epochs, best=out / "best.safetensors", history=out / "history.json")
+    config = OwnHeadConfig(epochs=epochs, seed=seed, best=out / "best.safetensors", history=out / "history.json")
     train_own_head(adapter, clips["train"], clips["val"], config,
                    on_epoch=lambda s: print(f"  bare epoch {s.epoch}: loss {s.loss:.3f} val HR MAE {s.val['mae']:.2f} "
                                             f"r {s.val['pearson']:.3f}  {s.seconds:.0f} s", flush=True))
-    return ["train_own_head", f"physnet frames={WINDOW}", f"epochs={epochs}", f"lr={config.lr}", "one-cycle", "batch 4"]
+    return ["train_own_head", f"physnet frames={WINDOW}", f"epochs={epochs}", f"lr={config.lr}", "one-cycle", "batch 4",
+            f"seed={seed}"]
 
 
-def head_command(work: Path, name: str, epochs: int) -> list[str]:
+def head_command(work: Path, name: str, epochs: int, seed: int) -> list[str]:
     options = [option for option in HEAD_RUNS[name] if option != "--warm"]
     command = ["--backbone", "physnet", "--backbone-arg", f"frames={WINDOW}", "--codebook", str(work / "codebook"),
                "--cache", str(work / "train"), "--val-cache", str(work / "val"), "--fs", str(FS), "--epochs", str(epochs),
-               "--lr", str(HEAD_LR), "--warmup-steps", str(-(-24 * 5 // 4)), "--out", str(work / name), "--no-progress",
+               "--lr", str(HEAD_LR), "--warmup-steps", str(-(-24 * 5 // 4)), "--out", str(work / run_name(name, seed)),
+               "--seed", str(seed), "--no-progress",
                *options]
     if "--warm" in HEAD_RUNS[name]:
-        command += ["--checkpoint", str(work / "bare" / "best.safetensors"), "--frozen-backbone-epochs",
+        command += ["--checkpoint", str(work / run_name("bare", seed) / "best.safetensors"), "--frozen-backbone-epochs",
                     str(FROZEN_EPOCHS), "--backbone-lr", str(BACKBONE_LR)]
     return command
 
 
-def run_head(work: Path, name: str, epochs: int) -> list[str]:
-    command = head_command(work, name, epochs)
-    resume = ["--resume"] if (work / name / "checkpoint.pt").is_file() else []
+def run_head(work: Path, name: str, epochs: int, seed: int) -> list[str]:
+    command = head_command(work, name, epochs, seed)
+    resume = ["--resume"] if (work / run_name(name, seed) / "checkpoint.pt").is_file() else []
     if train.main(command + resume) != 0:
         raise SystemExit(f"{name}: codephys-train failed")
     return ["codephys-train", *command]
@@ -108,10 +115,9 @@ def run_head(work: Path, name: str, epochs: int) -> list[str]:
 
 def summarise(out: Path) -> dict:
     runs = {}
-    for name in RUNS:
+    names = sorted(record.stem for record in out.glob("*.json") if record.stem.split("_seed")[0] in RUNS)
+    for name in sorted(names, key=lambda name: (RUNS.index(name.split("_seed")[0]), name)):
         record = out / f"{name}.json"
-        if not record.is_file():
-            continue
         saved = json.loads(record.read_text())
         history = saved["history"]
         best = min((epoch for epoch in history if epoch["val"]["mae"] == epoch["val"]["mae"]),
@@ -142,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"where the JSON goes (default: {RESULTS})")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
+    parser.add_argument("--seed", type=int, default=0, help="seed of the runs (the data stay the same)")
     parser.add_argument("--table", action="store_true", help="only print the Markdown table of --out's summary.json")
     args = parser.parse_args(argv)
     if args.table:
@@ -152,14 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     make_data(args.work)
     for name in args.runs:
-        history = args.work / name / "history.json"
+        history = args.work / run_name(name, args.seed) / "history.json"
         if not completed(history, args.epochs):
-            print(f"{name}: training", flush=True)
+            print(f"{run_name(name, args.seed)}: training", flush=True)
             started = time.perf_counter()
-            command = run_bare(args.work, args.epochs) if name == "bare" else run_head(args.work, name, args.epochs)
+            command = (run_bare(args.work, args.epochs, args.seed) if name == "bare"
+                       else run_head(args.work, name, args.epochs, args.seed))
             record = {"command": command, "seconds": round(time.perf_counter() - started, 1),
                       "history": json.loads(history.read_text())}
-            (args.out / f"{name}.json").write_text(strict_json(record, indent=1))
+            (args.out / f"{run_name(name, args.seed)}.json").write_text(strict_json(record, indent=1))
         (args.out / "summary.json").write_text(strict_json(summarise(args.out), indent=2))
     shutil.copy(args.work / "codebook" / "report.json", args.out / "codebook_report.json")
     print(markdown_table(summarise(args.out)))
