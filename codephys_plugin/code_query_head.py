@@ -36,7 +36,6 @@ from codephys_plugin.encoder.video_encoder import VideoEncoder, VideoEncoderConf
 from codephys_plugin.features.spatial_attention import SpatialAttention
 from codephys_plugin.heart_rate.estimate import hr_fft, prepare_for_hr
 from codephys_plugin.rppg.filters import detrend, integrate
-from codephys_plugin.query.code_gradient import CodeGradient, check_code_gradient, with_code_gradient
 from codephys_plugin.losses.stage2 import (
     CODE_WEIGHT,
     PHYSIOLOGICAL_WEIGHT,
@@ -45,6 +44,7 @@ from codephys_plugin.losses.stage2 import (
     physiological_loss,
     soft_feature_distillation,
 )
+from codephys_plugin.query.code_gradient import CodeGradient, check_code_gradient, with_code_gradient
 
 LabelForm = str  # "waveform" or "derivative", as in the bundle's config
 PAPER_CODE_TEMPERATURE = 1.0
@@ -240,9 +240,9 @@ class CodeQueryHead(nn.Module):
         attention = None
         if self.attention is not None:
             video_features, attention = self.attention(video_features)
-        length = video_features.shape[2] * self.adapter.time_stride
+        length = self._clip_samples(video_features)
         self._check_length(length)
-        tokens = self.windows.to_clips(self.encode(self.windows.split(video_features, length)), length)
+        tokens = self._encode_windows(video_features, length)
         quantized, indices, logits = self.query(tokens)
         return CodeQueryOutput(
             rppg=self.decode(quantized, length),
@@ -263,6 +263,14 @@ class CodeQueryHead(nn.Module):
                 f"{self.config.fs} Hz, but these clips give {samples} samples; use clips of at least "
                 f"{self.config.window} frames (longer ones are windowed) or pretrain a bundle with a matching window"
             )
+
+    def _clip_samples(self, features: Tensor) -> int:
+        """Samples of the clip that features 'b c t ...' at the adapter's time stride cover."""
+        return features.shape[2] * self.adapter.time_stride
+
+    def _encode_windows(self, features: Tensor, length: int) -> Tensor:
+        """`encode` on each window of the features of clips of `length` samples -> 'b (k m) d'."""
+        return self.windows.to_clips(self.encode(self.windows.split(features, length)), length)
 
     def decode(self, tokens: Tensor, length: int) -> Tensor:
         """Codes (or unquantised tokens) 'b m d' of clips of `length` samples -> their rPPG 'b t', the
@@ -290,8 +298,7 @@ class CodeQueryHead(nn.Module):
         """L_code'^ppg (Eq. 15): E_ppg's features, spread over the video features' grid, through E_vf and the APB."""
         if video_features.dim() == 5:
             ppg_features = ppg_features[..., None, None].expand(-1, -1, -1, *video_features.shape[3:])
-        length = ppg_features.shape[2] * self.adapter.time_stride
-        tokens = self.windows.to_clips(self.encode(self.windows.split(ppg_features, length)), length)
+        tokens = self._encode_windows(ppg_features, self._clip_samples(ppg_features))
         quantized, _, logits = self.query(tokens)
         return code_query_loss(logits, target_indices, tokens, quantized)
 

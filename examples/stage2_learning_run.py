@@ -43,7 +43,7 @@ from codephys_plugin.training.own_head import OwnHeadConfig, train_own_head
 from codephys_plugin.video_lab import RECIPES, LabDatasetConfig, write_lab_dataset
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "stage2_learning"
-FS, WINDOW, SIZE = 30.0, 160, 36
+FS, WINDOW, SIZE, SECONDS, BATCH = 30.0, 160, 36, 30.0, 4
 SUBJECTS = {"train": (0, 24), "val": (100, 12)}
 """First subject and count: disjoint ranges give disjoint subjects."""
 HEAD_LR, BACKBONE_LR, FROZEN_EPOCHS = 1e-3, 1e-4, 3
@@ -64,7 +64,7 @@ def make_data(work: Path) -> None:
     for split, (first, count) in SUBJECTS.items():
         if (work / split / "manifest.json").is_file() and json.loads((work / split / "manifest.json").read_text())["complete"]:
             continue
-        config = LabDatasetConfig(recipe=recipe, subjects=count, first_subject=first, seconds=30.0, fs=FS)
+        config = LabDatasetConfig(recipe=recipe, subjects=count, first_subject=first, seconds=SECONDS, fs=FS)
         write_lab_dataset(config, work / split, overwrite=True)
     if not (work / "codebook" / "config.json").is_file():
         pretrain.main(["--out", str(work / "codebook"), "--no-progress"])
@@ -92,11 +92,17 @@ def run_bare(work: Path, epochs: int, seed: int) -> list[str]:
             f"seed={seed}"]
 
 
+def steps_per_epoch() -> int:
+    """Batches in one pass over the training clips: the head's warm-up lasts one epoch."""
+    clips = SUBJECTS["train"][1] * (int(SECONDS * FS) // WINDOW)
+    return -(-clips // BATCH)
+
+
 def head_command(work: Path, name: str, epochs: int, seed: int) -> list[str]:
     options = [option for option in HEAD_RUNS[name] if option != "--warm"]
     command = ["--backbone", "physnet", "--backbone-arg", f"frames={WINDOW}", "--codebook", str(work / "codebook"),
                "--cache", str(work / "train"), "--val-cache", str(work / "val"), "--fs", str(FS), "--epochs", str(epochs),
-               "--lr", str(HEAD_LR), "--warmup-steps", str(-(-24 * 5 // 4)), "--out", str(work / run_name(name, seed)),
+               "--lr", str(HEAD_LR), "--warmup-steps", str(steps_per_epoch()), "--out", str(work / run_name(name, seed)),
                "--seed", str(seed), "--no-progress",
                *options]
     if "--warm" in HEAD_RUNS[name]:

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import torch
-from safetensors.torch import save
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from codephys_plugin._atomic import write_atomically
-from codephys_plugin._json import strict_json
 from codephys_plugin.adapters import Adapter
 from codephys_plugin.adapters.clip_nets import PhysNetAdapter
 from codephys_plugin.data.clip_sets import ClipSet, collate, network_inputs
@@ -30,6 +27,8 @@ from codephys_plugin.losses.pearson import negative_pearson
 from codephys_plugin.rppg.filters import DEFAULT_HIGH_HZ, DEFAULT_LOW_HZ
 from codephys_plugin.training.batches import epoch_batches, progress
 from codephys_plugin.training.distributed import DistributedContext
+from codephys_plugin.training.head_weights import save_head_weights
+from codephys_plugin.training.stage2 import write_history
 
 OwnLoss = Callable[[Tensor, Tensor], Tensor]
 OWN_LOSSES: dict[type[Adapter], OwnLoss] = {PhysNetAdapter: negative_pearson}
@@ -140,19 +139,12 @@ def train_own_head(
         if is_best:
             best_mae = values["mae"]
             if config.best is not None:
-                _save_network(config.best, adapter)
+                save_head_weights(config.best, adapter.model, {"codephys_own_head_epoch": str(epoch + 1)})
         summary = OwnHeadEpochSummary(epoch + 1, total / steps, values, time.perf_counter() - started, is_best)
         history.append(summary)
         if config.history is not None:
-            payload = strict_json([asdict(item) for item in history], indent=2).encode()
-            write_atomically(config.history, lambda stream: stream.write(payload))
+            write_history(config.history, history)
         if on_epoch is not None:
             on_epoch(summary)
     adapter.eval()
     return history
-
-
-def _save_network(path: Path, adapter: Adapter) -> None:
-    state = {name: tensor.detach().cpu().contiguous() for name, tensor in adapter.model.state_dict().items()}
-    payload = save(state)
-    write_atomically(path, lambda stream: stream.write(payload))

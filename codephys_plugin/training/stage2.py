@@ -175,14 +175,14 @@ def check_clip_length(head: CodeQueryHead, clips: ClipSet, name: str) -> None:
         raise ValueError(f"{name} clips are at {clips.fs} Hz but the codebook bundle was learned at {head.config.fs} Hz")
 
 
-def check_measurable_videos(val: ClipSet, clip_length: int, config: Stage2TrainingConfig) -> None:
+def check_measurable_videos(val: ClipSet, config: Stage2TrainingConfig) -> None:
     """Choosing the best epoch by HR MAE needs validation videos long enough for an FFT heart rate."""
     if config.select_by != "mae":
         return
     chunks_per_video = Counter(val.videos)
     video, chunks = min(chunks_per_video.items(), key=lambda item: item[1])
     try:
-        check_hr_window(chunks * clip_length, val.fs, config.hr_band_hz[0], name=f"validation video {video}")
+        check_hr_window(chunks * val.clip_length(), val.fs, config.hr_band_hz[0], name=f"validation video {video}")
     except ValueError as error:
         raise ValueError(f"--select-by mae: {error}; validate on longer clips or videos, or choose the best epoch "
                          "with --select-by loss") from None
@@ -207,7 +207,7 @@ def train_stage2(
     check_clip_length(head, train, "training")
     if val is not None:
         check_clip_length(head, val, "validation")
-        check_measurable_videos(val, val.clip_length(), config)
+        check_measurable_videos(val, config)
     head.to(context.device)
     step = TrainingStep(head, label_form=train.label_form, alpha=config.alpha, beta=config.beta)
     network = _distributed(step, context) if context.active else step
@@ -264,7 +264,8 @@ def train_stage2(
     return history
 
 
-def write_history(path: Path, history: list[Stage2EpochSummary]) -> None:
+def write_history(path: Path, history: list) -> None:
+    """Epoch summaries (dataclasses) as strict JSON, atomically."""
     payload = strict_json([asdict(summary) for summary in history], indent=2).encode()
     write_atomically(path, lambda stream: stream.write(payload))
 
@@ -317,8 +318,8 @@ def _best_metadata(summary: Stage2EpochSummary, config: Stage2TrainingConfig) ->
 
 def _settings(config: Stage2TrainingConfig, head: CodeQueryHead, train: ClipSet, val: ClipSet | None) -> dict:
     """The settings a checkpoint must share with the run that resumes it: the schedule, the head's
-    structure (backbone, codebook size, ablations), its code query (τ, gradient rule, windows), the frozen Stage I codes and decoder, and digests
-    of the training and validation clips."""
+    structure (backbone, codebook size, ablations), its code query (τ, gradient rule, windows), the frozen
+    Stage I codes and decoder, and digests of the training and validation clips."""
     return {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
             "weight_decay": config.weight_decay, "alpha": config.alpha, "beta": config.beta, "seed": config.seed,
             "select_by": config.select_by, "hr_band_hz": list(config.hr_band_hz),
