@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--frozen-backbone-epochs", type=nonnegative_int, default=0,
                        help="warm start: the backbone does not learn in these first epochs, then at --backbone-lr "
                             "(default: 0)")
+    train.add_argument("--one-cycle", action="store_true",
+                       help="rates follow torch's OneCycleLR shape over the run (the toolbox's), peaking at --lr "
+                            "and --backbone-lr; not with --warmup-steps")
     train.add_argument("--grad-clip", type=positive_float, help="largest total gradient norm per step (default: none)")
     train.add_argument("--weight-decay", type=nonnegative_float, default=5e-5, help="(default: 5e-5)")
     train.add_argument("--alpha", type=nonnegative_float, default=PHYSIOLOGICAL_WEIGHT, help=f"weight of L_phy (default: {PHYSIOLOGICAL_WEIGHT:g})")
@@ -235,6 +238,7 @@ def training_config(args: argparse.Namespace, fs: float) -> Stage2TrainingConfig
         best=args.out / RUN_FILES[1], history=args.out / RUN_FILES[2], progress=not args.no_progress,
         workers=args.workers, hr_band_hz=checked_hr_band(args.hr_band, fs), backbone_lr=args.backbone_lr,
         warmup_steps=args.warmup_steps, frozen_backbone_epochs=args.frozen_backbone_epochs, grad_clip=args.grad_clip,
+        one_cycle=args.one_cycle,
     )
 
 
@@ -298,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.paper_loss and (args.alpha, args.beta) != (PHYSIOLOGICAL_WEIGHT, CODE_WEIGHT):
         parser.error("--paper-loss fixes α and β at the paper's values; drop --alpha/--beta or --paper-loss")
+    if args.one_cycle and args.warmup_steps:
+        parser.error("--one-cycle warms up by itself; drop --warmup-steps or --one-cycle")
     check_run_folder(parser, args)
     return run_in_process_group("codephys-train", lambda context: run(args, context), (ValueError, FileNotFoundError, ImportError, CheckpointError))
 

@@ -11,6 +11,7 @@ Runs (the same PhysNet, 36 × 36 DiffNormalized frames, chunks of 160 at 30 Hz):
   paper's τ = 1, or without quantisation (code_query=False), all at lr 1e-3 with a one-epoch warm-up;
 - head_scratch_soft: as head_scratch with L_phy's gradient through the softmax mix of the codes;
 - head_scratch_codes: as head_scratch without L_phy (α = 0): the code-query terms alone;
+- head_scratch_paper_cycle: as head_scratch_paper on the bare run's schedule (one-cycle to 9e-3, no warm-up);
 - head_warm / noquant_warm: from the bare run's best weights (the toolbox way to have a network), backbone
   frozen for 3 epochs, then fine-tuned at 1e-4 while the head learns at 1e-3.
 The data (codephys-synth's lab: still heads, the default camera noise, all six skin types) and the codebook (codephys-pretrain on the embedded
@@ -55,7 +56,10 @@ HEAD_RUNS = {
     "noquant_warm": ["--no-code-query", "--warm"],
     "head_scratch_codes": ["--code-temperature", "64", "--alpha", "0"],
     "head_scratch_paper": ["--paper-loss"],
+    "head_scratch_paper_cycle": ["--paper-loss", "--cycle"],
 }
+MARKERS = ("--warm", "--cycle")
+"""Options of HEAD_RUNS that this script turns into codephys-train's: a warm start, the bare run's schedule."""
 RUNS = ("bare", *HEAD_RUNS)
 
 
@@ -99,12 +103,12 @@ def steps_per_epoch() -> int:
 
 
 def head_command(work: Path, name: str, epochs: int, seed: int) -> list[str]:
-    options = [option for option in HEAD_RUNS[name] if option != "--warm"]
+    options = [option for option in HEAD_RUNS[name] if option not in MARKERS]
+    schedule = (["--one-cycle", "--lr", str(OwnHeadConfig().lr)] if "--cycle" in HEAD_RUNS[name]
+                else ["--lr", str(HEAD_LR), "--warmup-steps", str(steps_per_epoch())])
     command = ["--backbone", "physnet", "--backbone-arg", f"frames={WINDOW}", "--codebook", str(work / "codebook"),
                "--cache", str(work / "train"), "--val-cache", str(work / "val"), "--fs", str(FS), "--epochs", str(epochs),
-               "--lr", str(HEAD_LR), "--warmup-steps", str(steps_per_epoch()), "--out", str(work / run_name(name, seed)),
-               "--seed", str(seed), "--no-progress",
-               *options]
+               *schedule, "--out", str(work / run_name(name, seed)), "--seed", str(seed), "--no-progress", *options]
     if "--warm" in HEAD_RUNS[name]:
         command += ["--checkpoint", str(work / run_name("bare", seed) / "best.safetensors"), "--frozen-backbone-epochs",
                     str(FROZEN_EPOCHS), "--backbone-lr", str(BACKBONE_LR)]

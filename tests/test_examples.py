@@ -68,3 +68,14 @@ def test_the_learning_runs_summary_takes_each_runs_best_measured_epoch_and_rende
     table = markdown_table(summary).splitlines()
     assert table[2].startswith("| bare | 2 | 1.50 | 0.500 | – |")
     assert table[3].startswith("| head_scratch | 2 | 12.00 | 0.500 | 0.200 | 3.0 / 50.0 | 9.00 | 20 |")
+
+
+def test_every_head_run_of_the_learning_run_is_a_valid_codephys_train_command(tmp_path):
+    from codephys_plugin.train import build_parser
+    from examples.stage2_learning_run import HEAD_RUNS, head_command
+
+    for name in HEAD_RUNS:
+        args = build_parser().parse_args(head_command(tmp_path, name, epochs=2, seed=1))
+        assert args.one_cycle == (name == "head_scratch_paper_cycle") and args.warmup_steps == (0 if args.one_cycle else 30)
+        assert (args.checkpoint is not None) == name.endswith("warm") and args.seed == 1
+    assert build_parser().parse_args(head_command(tmp_path, "head_scratch_paper_cycle", 2, 0)).lr == 9e-3

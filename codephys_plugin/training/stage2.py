@@ -70,12 +70,15 @@ class Stage2TrainingConfig:
     warmup_steps: int = 0
     frozen_backbone_epochs: int = 0
     grad_clip: float | None = None
-    """See `Schedule`: the backbone's own rate, a linear warm-up, a frozen-backbone warm start, clipping."""
+    one_cycle: bool = False
+    """See `Schedule`: the backbone's own rate, a linear warm-up, a frozen-backbone warm start, clipping,
+    the one-cycle shape."""
 
     @property
     def schedule(self) -> Schedule:
         return Schedule(lr=self.lr, backbone_lr=self.backbone_lr, warmup_steps=self.warmup_steps,
-                        frozen_backbone_epochs=self.frozen_backbone_epochs, grad_clip=self.grad_clip)
+                        frozen_backbone_epochs=self.frozen_backbone_epochs, grad_clip=self.grad_clip,
+                        one_cycle=self.one_cycle)
 
     def __post_init__(self) -> None:
         self.schedule
@@ -234,7 +237,7 @@ def train_stage2(
         totals = torch.zeros(len(LOSS_TERMS))
         for index, (frames, ppg) in enumerate(bar):
             frames, ppg = frames.to(context.device), ppg.to(context.device)
-            set_rates(optimizer, schedule.rates(epoch * len(batches) + index, epoch))
+            set_rates(optimizer, schedule.rates(epoch * len(batches) + index, epoch, config.epochs * len(batches)))
             losses = network(network_inputs(head.adapter, frames, train.prepared), ppg)
             optimizer.zero_grad(set_to_none=True)
             losses.total.backward()
@@ -325,6 +328,7 @@ def _settings(config: Stage2TrainingConfig, head: CodeQueryHead, train: ClipSet,
             "select_by": config.select_by, "hr_band_hz": list(config.hr_band_hz),
             "backbone_lr": config.backbone_lr, "warmup_steps": config.warmup_steps,
             "frozen_backbone_epochs": config.frozen_backbone_epochs, "grad_clip": config.grad_clip,
+            "one_cycle": config.one_cycle,
             "head structure": f"{type(head.adapter).__name__} {structure_digest(head)}",
             "code query": f"τ {head.code_temperature}, {head.code_gradient} gradient, windows of "
                           f"{head.windows.window} every {head.windows.hop}",
