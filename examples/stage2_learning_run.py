@@ -40,7 +40,9 @@ from codephys_plugin._json import strict_json
 from codephys_plugin._provenance import provenance
 from codephys_plugin.adapters import adapter_for
 from codephys_plugin.data.clip_sets import toolbox_clips
+from codephys_plugin.adapters.clip_nets import PhysNetAdapter
 from codephys_plugin.training.own_head import OwnHeadConfig, train_own_head
+from codephys_plugin.training.own_recipes import OWN_RECIPES
 from codephys_plugin.video_lab import RECIPES, LabDatasetConfig, write_lab_dataset
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "stage2_learning"
@@ -48,6 +50,7 @@ FS, WINDOW, SIZE, SECONDS, BATCH = 30.0, 160, 36, 30.0, 4
 SUBJECTS = {"train": (0, 24), "val": (100, 12)}
 """First subject and count: disjoint ranges give disjoint subjects."""
 HEAD_LR, BACKBONE_LR, FROZEN_EPOCHS = 1e-3, 1e-4, 3
+BARE_LR = OWN_RECIPES[PhysNetAdapter].lr
 HEAD_RUNS = {
     "head_scratch": ["--code-temperature", "64"],
     "head_scratch_soft": ["--code-temperature", "64", "--code-gradient", "soft"],
@@ -92,7 +95,7 @@ def run_bare(work: Path, epochs: int, seed: int) -> list[str]:
     train_own_head(adapter, clips["train"], clips["val"], config,
                    on_epoch=lambda s: print(f"  bare epoch {s.epoch}: loss {s.loss:.3f} val HR MAE {s.val['mae']:.2f} "
                                             f"r {s.val['pearson']:.3f}  {s.seconds:.0f} s", flush=True))
-    return ["train_own_head", f"physnet frames={WINDOW}", f"epochs={epochs}", f"lr={config.lr}", "one-cycle", "batch 4",
+    return ["train_own_head", f"physnet frames={WINDOW}", f"epochs={epochs}", f"lr={BARE_LR}", "one-cycle", "batch 4",
             f"seed={seed}"]
 
 
@@ -104,7 +107,7 @@ def steps_per_epoch() -> int:
 
 def head_command(work: Path, name: str, epochs: int, seed: int) -> list[str]:
     options = [option for option in HEAD_RUNS[name] if option not in MARKERS]
-    schedule = (["--one-cycle", "--lr", str(OwnHeadConfig().lr)] if "--cycle" in HEAD_RUNS[name]
+    schedule = (["--one-cycle", "--lr", str(BARE_LR)] if "--cycle" in HEAD_RUNS[name]
                 else ["--lr", str(HEAD_LR), "--warmup-steps", str(steps_per_epoch())])
     command = ["--backbone", "physnet", "--backbone-arg", f"frames={WINDOW}", "--codebook", str(work / "codebook"),
                "--cache", str(work / "train"), "--val-cache", str(work / "val"), "--fs", str(FS), "--epochs", str(epochs),

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
 
-from codephys_plugin.adapters import DeepPhys, PhysNet, adapter_for
+from codephys_plugin.adapters import SSPD, DeepPhys, EfficientPhys, HookAdapter, PhysFormer, PhysNet, adapter_for
 from codephys_plugin.adapters.checkpoint import load_checkpoint
-from codephys_plugin.data.clip_sets import split_by_video, toolbox_clips
+from codephys_plugin.data.clip_sets import ClipSet, split_by_video, toolbox_clips
+from codephys_plugin.losses.physformer import physformer_loss
 from codephys_plugin.training.own_head import OwnHeadConfig, evaluate_own_head, train_own_head
+from codephys_plugin.training.own_recipes import frame_mse_loss, own_recipe, pearson_loss
 from tests.test_train_cli import STEPS, write_cache
 
 
@@ -40,10 +43,72 @@ def test_the_bare_network_learns_and_its_best_weights_load_strictly_into_the_pub
     assert report["mae"] == pytest.approx(best.val["mae"]) and report["videos"] == 1
 
 
+def pulse_clips(channels: int, size: int, steps: int, videos: int = 2, chunks: int = 2) -> ClipSet:
+    """Prepared clips 't c h w' whose pixels carry a 66-96 bpm pulse under noise, with DiffNormalized labels."""
+    generator = torch.Generator().manual_seed(0)
+    items, names, indices = [], [], []
+    for video in range(videos):
+        rate = 1.1 + 0.5 * video
+        for chunk in range(chunks):
+            pulse = torch.sin(2 * math.pi * rate * (torch.arange(steps) + chunk * steps) / 30.0)
+            frames = 0.3 * torch.randn(steps, channels, size, size, generator=generator) + pulse[:, None, None, None]
+            label = torch.diff(pulse, append=pulse[-1:])
+            items.append((frames, label / label.std()))
+            names.append(f"video{video}")
+            indices.append(chunk)
+    return ClipSet(ListDataset(items), tuple(names), tuple(indices), prepared=True, label_form="derivative", fs=30.0)
+
+
+class ListDataset(torch.utils.data.Dataset):
+    def __init__(self, items):
+        self.items = items
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+
+NETWORKS = {
+    "deepphys": (lambda: DeepPhys(img_size=36), 6, 36, torch.optim.AdamW, frame_mse_loss),
+    "efficientphys": (lambda: EfficientPhys(img_size=36, frame_depth=4), 3, 36, torch.optim.AdamW, frame_mse_loss),
+    "physformer": (lambda: PhysFormer(image_size=(32, 128, 128), num_layers=3), 3, 128, torch.optim.Adam,
+                   physformer_loss),
+    "physnet": (lambda: PhysNet(frames=32), 3, 32, torch.optim.Adam, pearson_loss),
+    "sspd": (SSPD, 3, 128, torch.optim.Adam, pearson_loss),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_every_network_trains_on_its_own_recipe_and_saves_weights_its_public_class_loads(name, tmp_path, monkeypatch):
+    build, channels, size, optimizer, loss = NETWORKS[name]
+    torch.manual_seed(0)
+    adapter = adapter_for(build())
+    recipe = own_recipe(adapter)
+    assert recipe.loss is loss and isinstance(recipe.optimizer_for(adapter.parameters(), 1e-3), optimizer)
+    clips = pulse_clips(channels, size, 32, chunks=4)
+    rates = []
+    original_step = optimizer.step
+    monkeypatch.setattr(optimizer, "step", lambda self, *args, **kw: (rates.append(self.param_groups[0]["lr"]),
+                                                                     original_step(self, *args, **kw))[1])
+    before = {key: value.clone() for key, value in adapter.model.state_dict().items()}
+    history = train_own_head(adapter, clips, clips, OwnHeadConfig(epochs=2, batch_size=2,
+                                                                         best=tmp_path / "best.safetensors"))
+    assert len(history) == 2 and all(math.isfinite(summary.loss) for summary in history)
+    assert any(not torch.equal(before[key], value) for key, value in adapter.model.state_dict().items())
+    if recipe.one_cycle:
+        assert rates[0] == pytest.approx(recipe.lr / 25) and max(rates) <= recipe.lr
+    else:
+        assert set(rates) == {recipe.lr}, "constant for these epochs (PhysFormer halves only every 50)"
+    load_checkpoint(build(), tmp_path / "best.safetensors")
+
+
 def test_what_the_toolbox_does_not_train_this_way_is_refused(cache, clips):
     train, val = clips
-    with pytest.raises(ValueError, match="no toolbox loss is known for DeepPhysAdapter.*known: PhysNetAdapter"):
-        train_own_head(adapter_for(DeepPhys(img_size=72)), train, val, OwnHeadConfig(epochs=1))
+    with pytest.raises(ValueError, match="no toolbox recipe is known for HookAdapter.*known: PhysNetAdapter, DeepPhys"):
+        train_own_head(HookAdapter(torch.nn.Sequential(torch.nn.Conv3d(3, 4, 1)), layer="0"), train, val,
+                       OwnHeadConfig(epochs=1))
     waveforms = toolbox_clips(cache, layout="NDHWC", label_form="waveform", fs=30.0)
     with pytest.raises(ValueError, match="training clips hold waveform labels.*DiffNormalized"):
         train_own_head(adapter_for(PhysNet(frames=STEPS)), waveforms, val, OwnHeadConfig(epochs=1))

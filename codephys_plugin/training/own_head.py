@@ -1,9 +1,8 @@
 """The bare baseline: a network trained the rPPG-Toolbox's way, with its own head and its own loss.
 
-This is what `CodeQueryHead` has to beat, so it gets the toolbox's recipe and nothing weaker: Adam with
-the one-cycle schedule peaking at the config's rate (PhysnetTrainer: 9e-3, batch 4), the network's own
-loss on its own output, the same clips and epochs as the head, and the toolbox's per-video evaluation
-every epoch. The best epoch's weights are written as the network's own state_dict (safetensors), so they
+This is what `CodeQueryHead` has to beat, so it gets the toolbox's recipe and nothing weaker (see
+`own_recipes`: the network's own loss on its own output, its optimiser, rate and schedule; batch 4), the
+same clips and epochs as the head, and the toolbox's per-video evaluation every epoch. The best epoch's weights are written as the network's own state_dict (safetensors), so they
 load strictly into the public class, and into `codephys-train --checkpoint` for a warm start.
 """
 
@@ -16,33 +15,27 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from torch import Tensor
 from torch.utils.data import DataLoader
 
 from codephys_plugin.adapters import Adapter
-from codephys_plugin.adapters.clip_nets import PhysNetAdapter
 from codephys_plugin.data.clip_sets import ClipSet, collate, network_inputs
 from codephys_plugin.heart_rate.videos import Chunk, VideoReport, evaluate_videos
-from codephys_plugin.losses.pearson import negative_pearson
 from codephys_plugin.rppg.filters import DEFAULT_HIGH_HZ, DEFAULT_LOW_HZ
 from codephys_plugin.training.batches import epoch_batches, progress
 from codephys_plugin.training.distributed import DistributedContext
 from codephys_plugin.training.head_weights import save_head_weights
+from codephys_plugin.training.own_recipes import OwnRecipe, own_recipe
 from codephys_plugin.training.stage2 import write_history
-
-OwnLoss = Callable[[Tensor, Tensor], Tensor]
-OWN_LOSSES: dict[type[Adapter], OwnLoss] = {PhysNetAdapter: negative_pearson}
-"""Each network's training loss in the toolbox, on 'b t' outputs and labels (PhysNet: negative Pearson)."""
-
 
 @dataclass(frozen=True)
 class OwnHeadConfig:
-    """The toolbox's PhysNet recipe: Adam, one-cycle to lr 9e-3, batch 4 (its configs run 30 epochs).
-    The best epoch has the lowest validation HR MAE (unmeasurable epochs never win)."""
+    """The toolbox's batch 4 and 30 epochs; the rest is the network's recipe. The best epoch has the lowest
+    validation HR MAE (unmeasurable epochs never win)."""
 
     epochs: int = 30
     batch_size: int = 4
-    lr: float = 9e-3
+    lr: float | None = None
+    """The peak (one-cycle) or starting rate; None: the recipe's."""
     seed: int = 0
     hr_band_hz: tuple[float, float] = (DEFAULT_LOW_HZ, DEFAULT_HIGH_HZ)
     best: Path | None = None
@@ -51,7 +44,7 @@ class OwnHeadConfig:
     progress: bool = False
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
+        if self.epochs < 1 or self.batch_size < 1 or (self.lr is not None and not self.lr > 0):
             raise ValueError(f"invalid own-head training config: {self}")
 
 
@@ -62,14 +55,6 @@ class OwnHeadEpochSummary:
     val: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     best: bool = False
-
-
-def own_loss(adapter: Adapter) -> OwnLoss:
-    loss = OWN_LOSSES.get(type(adapter))
-    if loss is None:
-        known = ", ".join(kind.__name__ for kind in OWN_LOSSES)
-        raise ValueError(f"own-head training: no toolbox loss is known for {type(adapter).__name__} (known: {known})")
-    return loss
 
 
 def check_label_form(clips: ClipSet, name: str) -> None:
@@ -108,14 +93,14 @@ def train_own_head(
     on_epoch: Callable[[OwnHeadEpochSummary], None] | None = None,
 ) -> list[OwnHeadEpochSummary]:
     """Train the whole network (backbone and its own head) on `train`, validate on `val` every epoch."""
-    loss_of = own_loss(adapter)
+    recipe = own_recipe(adapter)
     check_label_form(train, "training")
     check_label_form(val, "validation")
     order_rng = torch.Generator().manual_seed(config.seed)
     steps = -(-len(train) // config.batch_size)
-    optimizer = torch.optim.Adam(adapter.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, epochs=config.epochs,
-                                                    steps_per_epoch=steps)
+    lr = recipe.lr if config.lr is None else config.lr
+    optimizer = recipe.optimizer_for(adapter.parameters(), lr)
+    batch_schedule, epoch_schedule = _schedules(recipe, optimizer, lr, config.epochs, steps)
     device = next(adapter.parameters()).device
     history: list[OwnHeadEpochSummary] = []
     best_mae = math.inf
@@ -128,12 +113,15 @@ def train_own_head(
         for frames, ppg in progress(loader, enabled=config.progress, total=steps,
                                     description=f"epoch {epoch + 1}/{config.epochs}"):
             rppg = adapter.rppg(network_inputs(adapter, frames.to(device), train.prepared))
-            loss = loss_of(rppg, ppg.to(device).float())
+            loss = recipe.loss(rppg, ppg.to(device).float(), epoch=epoch, fs=train.fs)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            scheduler.step()
+            if batch_schedule is not None:
+                batch_schedule.step()
             total += float(loss.detach())
+        if epoch_schedule is not None:
+            epoch_schedule.step()
         values = evaluate_own_head(adapter, val, batch_size=config.batch_size, band=config.hr_band_hz).summary()
         is_best = math.isfinite(values["mae"]) and values["mae"] < best_mae
         if is_best:
@@ -148,3 +136,12 @@ def train_own_head(
             on_epoch(summary)
     adapter.eval()
     return history
+
+
+def _schedules(recipe: OwnRecipe, optimizer: torch.optim.Optimizer, lr: float, epochs: int, steps: int):
+    """(per-batch scheduler, per-epoch scheduler), either None, for the recipe's schedule peaking or starting at `lr`."""
+    if recipe.one_cycle:
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, epochs=epochs, steps_per_epoch=steps), None
+    if recipe.decay_every_epochs is not None:
+        return None, torch.optim.lr_scheduler.StepLR(optimizer, step_size=recipe.decay_every_epochs, gamma=0.5)
+    return None, None
