@@ -1,0 +1,140 @@
+"""One cell of the benchmark: a row (network and method) and a seed, trained once and tested on every
+condition. A cell's result is one JSON file; a finished file is never recomputed, so a killed run resumes
+at the first unfinished cell."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import timm
+import torch
+
+import codephys_plugin.adapters  # noqa: F401  (registers the networks with timm)
+from codephys_plugin._atomic import write_atomically
+from codephys_plugin._json import strict_json
+from codephys_plugin.adapters import load_checkpoint
+from codephys_plugin.baselines import BASELINES, rgb_trace
+from codephys_plugin.benchmark import datasets
+from codephys_plugin.benchmark.protocol import CLASSIC, Protocol
+from codephys_plugin.bundle import Bundle
+from codephys_plugin.code_query_head import Ablation, CodeQueryHead
+from codephys_plugin.data.clip_sets import ClipSet
+from codephys_plugin.heart_rate.videos import Chunk, evaluate_videos
+from codephys_plugin.training.head_weights import load_head_weights
+from codephys_plugin.training.own_head import OwnHeadConfig, evaluate_own_head, train_own_head
+from codephys_plugin.training.stage2 import Stage2TrainingConfig, train_stage2, validate
+
+
+@dataclass(frozen=True)
+class Cell:
+    network: str | None
+    """None for the classic methods, which need no network."""
+    method: str
+    seed: int | None
+    """None for the classic methods, which draw nothing."""
+
+    @property
+    def name(self) -> str:
+        if self.network is None:
+            return self.method
+        return f"{self.network}__{self.method}__seed{self.seed}"
+
+
+def cells(protocol: Protocol) -> list[Cell]:
+    """Every cell of the protocol, each bare row before the head rows that start from its weights."""
+    found = [Cell(None, method, None) for method in protocol.methods if method in CLASSIC]
+    trained = [method for method in protocol.methods if method not in CLASSIC]
+    if any(method != "bare" for method in trained) and "bare" not in trained:
+        trained.insert(0, "bare")
+    for network in protocol.networks:
+        for seed in protocol.seeds:
+            found += [Cell(network, method, seed) for method in trained]
+    return found
+
+
+def result_path(out: Path, cell: Cell) -> Path:
+    return out / "cells" / f"{cell.name}.json"
+
+
+def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle, device: torch.device) -> dict:
+    """Train (when the row needs it) and test the cell on every condition; write and return its record."""
+    started = time.perf_counter()
+    if cell.network is None:
+        metrics = {condition: classic_metrics(cell.method, datasets.clips(work, protocol, datasets.RAW, "test", condition))
+                   for condition in protocol.conditions()}
+        training = {}
+    else:
+        torch.manual_seed(cell.seed)
+        evaluate, training = _train(cell, protocol, work, bundle, device)
+        metrics = {condition: evaluate(datasets.clips(work, protocol, cell.network, "test", condition))
+                   for condition in protocol.conditions()}
+    record = {"cell": cell.__dict__, "metrics": metrics, "training": training,
+              "seconds": round(time.perf_counter() - started, 1)}
+    path = result_path(out, cell)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, lambda stream: stream.write(strict_json(record, indent=1).encode()))
+    return record
+
+
+def classic_metrics(method: str, clips: ClipSet) -> dict[str, float]:
+    """The method on each whole video's spatial mean colour (its 't c h w' chunks joined in order), as the
+    toolbox runs its unsupervised methods, then the same per-video evaluation as the networks."""
+    read = BASELINES[method]
+    by_video: dict[str, list[tuple[int, int]]] = {}
+    for index, (video, chunk) in enumerate(zip(clips.videos, clips.chunks)):
+        by_video.setdefault(video, []).append((chunk, index))
+    whole = []
+    for video, items in by_video.items():
+        pairs = [clips.dataset[index] for _, index in sorted(items)]
+        frames = np.concatenate([frames.permute(0, 2, 3, 1).double().numpy() for frames, _ in pairs])
+        label = np.concatenate([np.asarray(label) for _, label in pairs])
+        whole.append(Chunk(video, 0, read(rgb_trace(frames), clips.fs), label))
+    return evaluate_videos(whole, clips.fs, diff_normalized=False).summary()
+
+
+def build_network(name: str, protocol: Protocol) -> torch.nn.Module:
+    size, frames = protocol.size_of(name), protocol.chunk_length
+    arguments = {"physnet": {"frames": frames}, "deepphys": {"img_size": size},
+                 "efficientphys": {"img_size": size, "frame_depth": 10 if frames % 20 == 0 else 4},
+                 "physformer": {"image_size": (frames, size, size)}, "sspd": {}}[name]
+    return timm.create_model(name, **arguments)
+
+
+def weights_path(work: Path, cell: Cell) -> Path:
+    return work / "runs" / cell.name / "best.safetensors"
+
+
+def _train(cell: Cell, protocol: Protocol, work: Path, bundle: Bundle, device: torch.device):
+    train = datasets.clips(work, protocol, cell.network, "train")
+    val = datasets.clips(work, protocol, cell.network, "val")
+    network = build_network(cell.network, protocol).to(device)
+    best = weights_path(work, cell)
+    if cell.method == "bare":
+        adapter = codephys_plugin.adapters.adapter_for(network)
+        config = OwnHeadConfig(epochs=protocol.bare_epochs, seed=cell.seed, best=best)
+        history = train_own_head(adapter, train, val, config)
+        load_checkpoint(adapter.model, best)
+        return (lambda clips: evaluate_own_head(adapter, clips).summary()), _training_record(history)
+    bare = weights_path(work, Cell(cell.network, "bare", cell.seed))
+    if not bare.is_file():
+        raise FileNotFoundError(f"{cell.name}: the head starts from the bare row's weights {bare}, which are missing "
+                                "(run the bare cell of this seed again: delete its result file)")
+    load_checkpoint(network, bare)
+    head = CodeQueryHead(network, codebook=bundle, ablation=Ablation(code_query=cell.method == "head"),
+                         code_temperature=protocol.code_temperature).to(device)
+    config = Stage2TrainingConfig(epochs=protocol.head_epochs, lr=protocol.head_lr, backbone_lr=protocol.backbone_lr,
+                                  frozen_backbone_epochs=protocol.frozen_backbone_epochs, seed=cell.seed, best=best)
+    history = train_stage2(head, train, val, config)
+    load_head_weights(head, best)
+    return (lambda clips: validate(head, clips, config, device).report.summary()), _training_record(history)
+
+
+def _training_record(history: list) -> dict:
+    best = [summary for summary in history if summary.best]
+    return {"epochs": len(history), "best_epoch": best[-1].epoch if best else None,
+            "val_mae": [summary.val.get("mae", math.nan) for summary in history],
+            "diagnostics": getattr(best[-1], "diagnostics", {}) if best else {}}

@@ -1,0 +1,123 @@
+"""codephys-benchmark: does CodeQueryHead keep the pulse when the video degrades? Every row on the same lab
+videos, budgets and per-video evaluation; results under --out, resumable cell by cell.
+
+    codephys-benchmark --work /tmp/bench --out benchmarks/cpu                    # the CPU protocol
+    codephys-benchmark --work /tmp/bench --out benchmarks/full --preset full --device cuda
+    codephys-benchmark --out benchmarks/cpu --table                              # table and figure from the JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from codephys_plugin import pretrain
+from codephys_plugin._json import strict_json
+from codephys_plugin._provenance import provenance
+from codephys_plugin.benchmark.cells import cells, result_path, run_cell
+from codephys_plugin.benchmark.plots import plot_results
+from codephys_plugin.benchmark.protocol import METHODS, NETWORKS, Protocol
+from codephys_plugin.benchmark.table import RESULTS_FILE, markdown, summarise, write_results
+from codephys_plugin.bundle import load_bundle
+from codephys_plugin.data.degradations import DEGRADATIONS
+from codephys_plugin.training.batches import progress
+
+PRESETS = {
+    "cpu": Protocol(),
+    "full": Protocol(frame_size=72, train_subjects=60, val_subjects=12, test_subjects=24, bare_epochs=30,
+                     head_epochs=20),
+}
+"""cpu: 36-px frames (PhysFormer and SSPD: 128, fixed by their architectures), 24/6/12 subjects of 30 s,
+bare 10 epochs, head 5 more; full: the toolbox's 72 px and 30 epochs, the paper's 20 Stage II epochs."""
+PROTOCOL_FILE, FIGURE_FILE = "protocol.json", "mae_vs_severity.png"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codephys-benchmark", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True, help="results folder (cells/, results.json, table.md, PNG)")
+    parser.add_argument("--work", type=Path, help="folder for the videos, codebook and weights (required to run)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="sizes and budgets (default: cpu)")
+    parser.add_argument("--networks", nargs="+", choices=NETWORKS, help="(default: physnet)")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, help="(default: all)")
+    parser.add_argument("--degradations", nargs="+", choices=sorted(DEGRADATIONS), help="(default: all)")
+    parser.add_argument("--seeds", nargs="+", type=int, help="(default: 0 1 2)")
+    parser.add_argument("--codebook", type=Path, help="a Stage I bundle; default: codephys-pretrain's, made in --work")
+    parser.add_argument("--device", default="cpu", help="torch device for training (default: cpu)")
+    parser.add_argument("--table", action="store_true", help="only rewrite the table and figure from --out's JSON")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def protocol_from(args: argparse.Namespace) -> Protocol:
+    chosen = {"networks": args.networks, "methods": args.methods, "degradations": args.degradations,
+              "seeds": args.seeds}
+    return dataclasses.replace(PRESETS[args.preset], **{key: tuple(value) for key, value in chosen.items() if value})
+
+
+def check_same_protocol(out: Path, protocol: Protocol) -> None:
+    """A results folder holds one protocol: resuming with another would mix incomparable cells."""
+    saved_path = out / PROTOCOL_FILE
+    record = json.loads(strict_json({"protocol": protocol.record(), "conditions": protocol.conditions()}))
+    if saved_path.is_file():
+        saved = json.loads(saved_path.read_text())
+        if saved != record:
+            changed = sorted(key for key in set(saved["protocol"]) | set(record["protocol"])
+                             if saved["protocol"].get(key) != record["protocol"].get(key))
+            raise SystemExit(f"codephys-benchmark: {out} holds results of another protocol (differs in "
+                             f"{', '.join(changed)}); use another --out, or the same options")
+    out.mkdir(parents=True, exist_ok=True)
+    saved_path.write_text(strict_json(record, indent=1))
+
+
+def codebook_for(args: argparse.Namespace, protocol: Protocol):
+    if args.codebook is not None:
+        return load_bundle(args.codebook)
+    folder = args.work / "codebook"
+    if not (folder / "config.json").is_file():
+        pretrain.main(["--out", str(folder), "--window", str(protocol.chunk_length), "--no-progress"])
+    return load_bundle(folder)
+
+
+def write_outputs(out: Path) -> str:
+    saved = json.loads((out / PROTOCOL_FILE).read_text())
+    results = summarise(out, saved["protocol"], saved["conditions"], provenance())
+    write_results(out, results)
+    plot_results(results, out / FIGURE_FILE)
+    return markdown(results)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.table:
+        if not (args.out / PROTOCOL_FILE).is_file():
+            parser.error(f"--table: {args.out} holds no benchmark ({PROTOCOL_FILE} missing)")
+        print(write_outputs(args.out))
+        return 0
+    if args.work is None:
+        parser.error("--work is required to run (only --table works without it)")
+    protocol = protocol_from(args)
+    bundle = codebook_for(args, protocol)
+    print(run_benchmark(protocol, args.work, args.out, bundle, torch.device(args.device), show=not args.no_progress))
+    return 0
+
+
+def run_benchmark(protocol: Protocol, work: Path, out: Path, bundle, device: torch.device, *, show: bool = False) -> str:
+    """Run every cell not yet in `out`, then rewrite the table and figure; returns the table."""
+    check_same_protocol(out, protocol)
+    todo = [cell for cell in cells(protocol) if not result_path(out, cell).is_file()]
+    print(f"codephys-benchmark: {len(cells(protocol)) - len(todo)} cells done, {len(todo)} to run", flush=True)
+    for cell in progress(todo, enabled=show, total=len(todo), description="cells", unit="cell"):
+        record = run_cell(cell, protocol, work, out, bundle, device)
+        print(f"  {cell.name}: clean HR MAE {record['metrics']['clean']['mae']:.2f}  {record['seconds']:.0f} s", flush=True)
+    return write_outputs(out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The benchmark's videos on disk: one toolbox cache per network recipe and split or test condition, written
+once by the video lab and reused by every row and seed (a finished folder's manifest says so)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from codephys_plugin.benchmark.protocol import FIRST_SUBJECT, Protocol, parse_condition
+from codephys_plugin.data.clip_sets import ClipSet, toolbox_clips
+from codephys_plugin.video_lab import RECIPES, LabDatasetConfig, write_lab_dataset
+from codephys_plugin.video_lab.lab_dataset import DegradationRange
+
+RAW = "raw"
+"""The recipe of the classic methods: pixel levels, as the toolbox's unsupervised methods read them."""
+
+
+def dataset_config(protocol: Protocol, recipe_name: str, split: str, condition: str | None = None) -> LabDatasetConfig:
+    size = protocol.frame_size if recipe_name == RAW else protocol.size_of(recipe_name)
+    recipe = dataclasses.replace(RECIPES[recipe_name], size=size, chunk_length=protocol.chunk_length)
+    subjects = {"train": protocol.train_subjects, "val": protocol.val_subjects, "test": protocol.test_subjects}[split]
+    degradations = protocol.train_degradations if split == "train" else ()
+    degraded = parse_condition(condition) if condition is not None else None
+    if degraded is not None:
+        degradations = (DegradationRange(degraded[0], degraded[1], degraded[1]),)
+    return LabDatasetConfig(recipe=recipe, subjects=subjects, first_subject=FIRST_SUBJECT[split],
+                            seconds=protocol.seconds, fs=protocol.fs, degradations=degradations)
+
+
+def folder(work: Path, recipe_name: str, split: str, condition: str | None = None) -> Path:
+    return work / "data" / recipe_name / (split if condition is None else f"{split}_{condition}")
+
+
+def ensure(work: Path, protocol: Protocol, recipe_name: str, split: str, condition: str | None = None) -> Path:
+    """The folder of this split (or test condition), written unless a complete one is already there."""
+    out = folder(work, recipe_name, split, condition)
+    manifest = out / "manifest.json"
+    if not (manifest.is_file() and json.loads(manifest.read_text()).get("complete")):
+        write_lab_dataset(dataset_config(protocol, recipe_name, split, condition), out, overwrite=True)
+    return out
+
+
+def clips(work: Path, protocol: Protocol, recipe_name: str, split: str, condition: str | None = None) -> ClipSet:
+    """The clips of a split: DiffNormalized labels for the networks, waveforms for the raw recipe."""
+    label_form = "waveform" if recipe_name == RAW else "derivative"
+    return toolbox_clips(ensure(work, protocol, recipe_name, split, condition), layout="NDHWC",
+                         label_form=label_form, fs=protocol.fs)

@@ -1,0 +1,84 @@
+"""The benchmark's protocol, fixed before any method is run: data, splits, sizes, budgets and rows.
+
+Subjects are drawn by index, so the train (0…), validation (1000…) and test (2000…) ranges never share a
+subject, and every test condition shows the same test subjects (paired comparisons). Severity 0 of every
+degradation is the one clean test set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from codephys_plugin.data.degradations import DEGRADATIONS
+from codephys_plugin.video_lab.lab_dataset import DegradationRange
+
+CLASSIC = ("green", "chrom", "pos")
+TRAINED = ("bare", "head", "head_noquant")
+METHODS = CLASSIC + TRAINED
+NETWORKS = ("deepphys", "efficientphys", "physformer", "physnet", "sspd")
+FIXED_SIZE = {"physformer": 128, "sspd": 128}
+"""Networks whose architecture fixes the frame size (see backbones.md); the others use `frame_size`."""
+CLEAN = "clean"
+FIRST_SUBJECT = {"train": 0, "val": 1000, "test": 2000}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    networks: tuple[str, ...] = ("physnet",)
+    methods: tuple[str, ...] = METHODS
+    degradations: tuple[str, ...] = tuple(DEGRADATIONS)
+    severities: tuple[float, ...] = (0.5, 1.0)
+    """Degraded test severities; the clean set (severity 0) is always tested."""
+    seeds: tuple[int, ...] = (0, 1, 2)
+    train_subjects: int = 24
+    val_subjects: int = 6
+    test_subjects: int = 12
+    seconds: float = 30.0
+    fs: float = 30.0
+    chunk_length: int = 160
+    frame_size: int = 36
+    bare_epochs: int = 10
+    head_epochs: int = 5
+    """The head rows start from the same seed's bare weights (the toolbox way to have a network), train with
+    the backbone frozen for `frozen_backbone_epochs`, then fine-tune it at `backbone_lr`."""
+    head_lr: float = 1e-3
+    backbone_lr: float = 1e-4
+    frozen_backbone_epochs: int = 2
+    code_temperature: float | None = None
+    """None: the paper's τ = 1."""
+    train_degradations: tuple[DegradationRange, ...] = field(default_factory=tuple)
+    """The second protocol: training videos degraded by these (severity drawn per video)."""
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.networks if name not in NETWORKS]
+        unknown += [name for name in self.methods if name not in METHODS]
+        unknown += [name for name in self.degradations if name not in DEGRADATIONS]
+        if unknown:
+            raise ValueError(f"benchmark protocol: unknown {', '.join(unknown)} (networks {', '.join(NETWORKS)}; "
+                             f"methods {', '.join(METHODS)}; degradations {', '.join(DEGRADATIONS)})")
+        if not self.seeds or not all(0 < severity <= 1 for severity in self.severities):
+            raise ValueError("benchmark protocol: expected at least one seed and severities in (0, 1]")
+        if min(self.train_subjects, self.val_subjects, self.test_subjects) < 1:
+            raise ValueError("benchmark protocol: every split needs at least one subject")
+
+    def conditions(self) -> list[str]:
+        """'clean' and '<degradation>@<severity>' for every degraded test set."""
+        return [CLEAN] + [condition_name(name, severity) for name in self.degradations for severity in self.severities]
+
+    def size_of(self, network: str) -> int:
+        return FIXED_SIZE.get(network, self.frame_size)
+
+    def record(self) -> dict:
+        return asdict(self)
+
+
+def condition_name(degradation: str, severity: float) -> str:
+    return f"{degradation}@{severity:g}"
+
+
+def parse_condition(condition: str) -> tuple[str, float] | None:
+    """('noise', 0.5) for 'noise@0.5'; None for the clean set."""
+    if condition == CLEAN:
+        return None
+    name, severity = condition.split("@")
+    return name, float(severity)

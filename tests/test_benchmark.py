@@ -1,0 +1,85 @@
+"""The benchmark end to end at toy size: cells, JSON schema, resuming, and the table from the JSON alone."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from codephys_plugin.benchmark import cells as cells_module
+from codephys_plugin.benchmark.cli import main, run_benchmark
+from codephys_plugin.benchmark.protocol import Protocol
+from codephys_plugin.bundle import load_bundle
+from tests.test_train_cli import SIZE, STEPS, bundle  # noqa: F401  (the module's Stage I bundle fixture)
+
+TOY = Protocol(networks=("physnet",), methods=("pos", "bare", "head"), degradations=("noise",), severities=(1.0,),
+               seeds=(0,), train_subjects=2, val_subjects=1, test_subjects=2, seconds=8.0, chunk_length=STEPS,
+               frame_size=SIZE, bare_epochs=1, head_epochs=1, frozen_backbone_epochs=0)
+
+
+def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_table_from_json(bundle, tmp_path,  # noqa: F811
+                                                                                          monkeypatch, capsys):
+    out, work = tmp_path / "out", tmp_path / "work"
+    table = run_benchmark(TOY, work, out, load_bundle(bundle), device=cells_module.torch.device("cpu"))
+    names = sorted(path.stem for path in (out / "cells").glob("*.json"))
+    assert names == ["physnet__bare__seed0", "physnet__head__seed0", "pos"]
+    record = json.loads((out / "cells" / "physnet__head__seed0.json").read_text())
+    assert set(record) == {"cell", "metrics", "training", "seconds"}
+    assert record["cell"] == {"network": "physnet", "method": "head", "seed": 0}
+    assert set(record["metrics"]) == {"clean", "noise@1"}
+    assert {"mae", "rmse", "pearson", "videos"} <= set(record["metrics"]["clean"])
+    assert record["metrics"]["clean"]["videos"] + record["metrics"]["clean"]["failed"] == 2
+    assert record["training"]["epochs"] == 1 and "code_accuracy" in record["training"]["diagnostics"]
+    results = json.loads((out / "results.json").read_text())
+    assert set(results) >= {"protocol", "conditions", "table", "ratios", "versions", "machine"}
+    assert set(results["table"]) == {"pos", "physnet bare", "physnet head"}
+    assert set(results["ratios"]["physnet head"]) == {"degraded", "clean"}
+    assert (out / "mae_vs_severity.png").stat().st_size > 5_000
+    assert "| physnet head |" in table and table == (out / "table.md").read_text().strip()
+
+    ran = []
+    monkeypatch.setattr("codephys_plugin.benchmark.cli.run_cell", lambda cell, *args: ran.append(cell) or record)
+    (out / "cells" / "physnet__head__seed0.json").unlink()
+    run_benchmark(TOY, work, out, None, device=None)
+    assert [cell.name for cell in ran] == ["physnet__head__seed0"], "only the missing cell runs again"
+
+    (out / "cells" / "physnet__head__seed0.json").write_text(json.dumps(record))
+    (out / "results.json").unlink()
+    (out / "table.md").unlink()
+    monkeypatch.setattr(cells_module, "run_cell", lambda *args: pytest.fail("--table trains nothing"))
+    capsys.readouterr()
+    assert main(["--out", str(out), "--table"]) == 0
+    assert capsys.readouterr().out.strip() == table, "the table is the JSON's alone"
+    assert json.loads((out / "results.json").read_text())["table"] == results["table"]
+
+
+def test_a_results_folder_refuses_another_protocol(tmp_path):
+    from codephys_plugin.benchmark.cli import check_same_protocol
+
+    check_same_protocol(tmp_path, TOY)
+    with pytest.raises(SystemExit, match="another protocol.*seeds"):
+        check_same_protocol(tmp_path, Protocol(**{**TOY.__dict__, "seeds": (0, 1)}))
+
+
+def test_the_table_gives_mean_and_spread_over_seeds_and_the_head_over_bare_ratios():
+    from codephys_plugin.benchmark.table import aggregate, head_ratios, markdown
+
+    def record(method, seed, clean, noisy):
+        return {"cell": {"network": "physnet", "method": method, "seed": seed},
+                "metrics": {"clean": {"mae": clean}, "noise@1": {"mae": noisy}}}
+
+    records = [record("bare", 0, 1.0, 10.0), record("bare", 1, 3.0, 14.0), record("head", 0, 2.0, 6.0),
+               record("head", 1, 2.0, 6.0)]
+    table = aggregate(records)
+    assert table["physnet bare"]["clean"] == {"mean": 2.0, "spread": pytest.approx(math.sqrt(2)), "seeds": 2}
+    ratios = head_ratios(table)
+    assert ratios["physnet head"] == {"degraded": pytest.approx(0.5), "clean": pytest.approx(1.0)}
+    text = markdown({"table": table, "conditions": ["clean", "noise@1"], "ratios": ratios})
+    assert "| physnet bare | 2.00 ± 1.41 | 12.00 ± 2.83 | 12.00 |" in text
+    assert "| physnet head | 0.50 | 1.00 |" in text
+
+
+def test_unknown_rows_are_refused_naming_the_known_ones():
+    with pytest.raises(ValueError, match="unknown resnet.*networks deepphys"):
+        Protocol(networks=("resnet",))
