@@ -25,7 +25,8 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     names = sorted(path.stem for path in (out / "cells").glob("*.json"))
     assert names == ["physnet__bare__seed0", "physnet__head__seed0", "pos"]
     record = json.loads((out / "cells" / "physnet__head__seed0.json").read_text())
-    assert set(record) == {"cell", "metrics", "training", "seconds"}
+    assert set(record) == {"cell", "metrics", "diagnostics", "training", "seconds"}
+    assert set(record["diagnostics"]) == {"clean", "noise@1"} and "code_accuracy" in record["diagnostics"]["noise@1"]
     assert record["cell"] == {"network": "physnet", "method": "head", "seed": 0}
     assert set(record["metrics"]) == {"clean", "noise@1"}
     assert {"mae", "rmse", "pearson", "videos"} <= set(record["metrics"]["clean"])

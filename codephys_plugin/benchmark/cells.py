@@ -61,18 +61,21 @@ def result_path(out: Path, cell: Cell) -> Path:
 
 
 def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle, device: torch.device) -> dict:
-    """Train (when the row needs it) and test the cell on every condition; write and return its record."""
+    """Train (when the row needs it) and test the cell on every condition; write and return its record: the
+    per-video metrics per condition, a head's code diagnostics per condition, its training summary."""
     started = time.perf_counter()
     if cell.network is None:
         metrics = {condition: classic_metrics(cell.method, datasets.clips(work, protocol, datasets.RAW, "test", condition))
                    for condition in protocol.conditions()}
-        training = {}
+        training, diagnostics = {}, {}
     else:
         torch.manual_seed(cell.seed)
         evaluate, training = _train(cell, protocol, work, bundle, device)
-        metrics = {condition: evaluate(datasets.clips(work, protocol, cell.network, "test", condition))
-                   for condition in protocol.conditions()}
-    record = {"cell": cell.__dict__, "metrics": metrics, "training": training,
+        tested = {condition: evaluate(datasets.clips(work, protocol, cell.network, "test", condition))
+                  for condition in protocol.conditions()}
+        metrics = {condition: summary for condition, (summary, _) in tested.items()}
+        diagnostics = {condition: values for condition, (_, values) in tested.items() if values}
+    record = {"cell": cell.__dict__, "metrics": metrics, "diagnostics": diagnostics, "training": training,
               "seconds": round(time.perf_counter() - started, 1)}
     path = result_path(out, cell)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +121,7 @@ def _train(cell: Cell, protocol: Protocol, work: Path, bundle: Bundle, device: t
         config = OwnHeadConfig(epochs=protocol.bare_epochs, seed=cell.seed, best=best)
         history = train_own_head(adapter, train, val, config)
         load_checkpoint(adapter.model, best)
-        return (lambda clips: evaluate_own_head(adapter, clips).summary()), _training_record(history)
+        return (lambda clips: (evaluate_own_head(adapter, clips).summary(), {})), _training_record(history)
     bare = weights_path(work, Cell(cell.network, "bare", cell.seed))
     if not bare.is_file():
         raise FileNotFoundError(f"{cell.name}: the head starts from the bare row's weights {bare}, which are missing "
@@ -130,7 +133,12 @@ def _train(cell: Cell, protocol: Protocol, work: Path, bundle: Bundle, device: t
                                   frozen_backbone_epochs=protocol.frozen_backbone_epochs, seed=cell.seed, best=best)
     history = train_stage2(head, train, val, config)
     load_head_weights(head, best)
-    return (lambda clips: validate(head, clips, config, device).report.summary()), _training_record(history)
+    def evaluate(clips: ClipSet) -> tuple[dict, dict]:
+        """The head's per-video metrics and its code diagnostics (code accuracy, ceilings) on `clips`."""
+        validation = validate(head, clips, config, device)
+        return validation.report.summary(), validation.diagnostics
+
+    return evaluate, _training_record(history)
 
 
 def _training_record(history: list) -> dict:

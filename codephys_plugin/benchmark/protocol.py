@@ -45,7 +45,7 @@ class Protocol:
     backbone_lr: float = 1e-4
     frozen_backbone_epochs: int = 2
     code_temperature: float | None = None
-    """None: the paper's τ = 1."""
+    """None: the bundle's τ (1, the paper's)."""
     train_degradations: tuple[DegradationRange, ...] = field(default_factory=tuple)
     """The second protocol: training videos degraded by these (severity drawn per video)."""
 
