@@ -44,6 +44,7 @@ from codephys_plugin.adapters.clip_nets import PhysNetAdapter
 from codephys_plugin.training.own_head import OwnHeadConfig, train_own_head
 from codephys_plugin.training.own_recipes import OWN_RECIPES
 from codephys_plugin.video_lab import RECIPES, LabDatasetConfig, write_lab_dataset
+from codephys_plugin.video_lab.lab_dataset import holds_dataset
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "stage2_learning"
 FS, WINDOW, SIZE, SECONDS, BATCH = 30.0, 160, 36, 30.0, 4
@@ -69,10 +70,9 @@ RUNS = ("bare", *HEAD_RUNS)
 def make_data(work: Path) -> None:
     recipe = dataclasses.replace(RECIPES["physnet"], size=SIZE, chunk_length=WINDOW)
     for split, (first, count) in SUBJECTS.items():
-        if (work / split / "manifest.json").is_file() and json.loads((work / split / "manifest.json").read_text())["complete"]:
-            continue
         config = LabDatasetConfig(recipe=recipe, subjects=count, first_subject=first, seconds=SECONDS, fs=FS)
-        write_lab_dataset(config, work / split, overwrite=True)
+        if not holds_dataset(work / split, config):
+            write_lab_dataset(config, work / split, overwrite=True)
     if not (work / "codebook" / "config.json").is_file():
         pretrain.main(["--out", str(work / "codebook"), "--no-progress"])
 

@@ -14,7 +14,14 @@ from codephys_plugin.data.toolbox_clips import ToolboxClipDataset, find_toolbox_
 from codephys_plugin.heart_rate.estimate import hr_fft
 from codephys_plugin.synth import main
 from codephys_plugin.video_lab import lab_dataset
-from codephys_plugin.video_lab.lab_dataset import MANIFEST, DegradationRange, LabDatasetConfig, lab_videos, write_lab_dataset
+from codephys_plugin.video_lab.lab_dataset import (
+    MANIFEST,
+    DegradationRange,
+    LabDatasetConfig,
+    holds_dataset,
+    lab_videos,
+    write_lab_dataset,
+)
 from codephys_plugin.video_lab.toolbox_recipes import RECIPES, ToolboxRecipe, chunks, preprocess_video
 
 SMALL = ToolboxRecipe(("DiffNormalized", "Standardized"), "DiffNormalized", 32, 40)
@@ -158,8 +165,12 @@ def test_an_interrupted_run_is_marked_incomplete_and_replaced(tmp_path, monkeypa
         write_lab_dataset(small_config(), tmp_path / "lab")
     manifest = json.loads((tmp_path / "lab" / MANIFEST).read_text())
     assert not manifest["complete"] and [video["video"] for video in manifest["videos"]] == calls
+    assert not holds_dataset(tmp_path / "lab", small_config()), "an interrupted run is not a dataset to reuse"
     monkeypatch.setattr(lab_dataset, "_write_video", original)
     assert write_lab_dataset(small_config(), tmp_path / "lab", overwrite=True)["complete"]
+    assert holds_dataset(tmp_path / "lab", small_config())
+    assert not holds_dataset(tmp_path / "lab", small_config(first_subject=5)), "other videos' folder is not reused"
+    assert not holds_dataset(tmp_path / "elsewhere", small_config())
 
 
 def test_space_is_checked_before_writing(tmp_path, monkeypatch):

@@ -4,13 +4,12 @@ once by the video lab and reused by every row and seed (a finished folder's mani
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 from codephys_plugin.benchmark.protocol import FIRST_SUBJECT, Protocol, parse_condition
 from codephys_plugin.data.clip_sets import ClipSet, toolbox_clips
 from codephys_plugin.video_lab import RECIPES, LabDatasetConfig, write_lab_dataset
-from codephys_plugin.video_lab.lab_dataset import DegradationRange
+from codephys_plugin.video_lab.lab_dataset import DegradationRange, holds_dataset
 
 RAW = "raw"
 """The recipe of the classic methods: pixel levels, as the toolbox's unsupervised methods read them."""
@@ -33,11 +32,11 @@ def folder(work: Path, recipe_name: str, split: str, condition: str | None = Non
 
 
 def ensure(work: Path, protocol: Protocol, recipe_name: str, split: str, condition: str | None = None) -> Path:
-    """The folder of this split (or test condition), written unless a complete one is already there."""
+    """The folder of this split (or test condition), written unless it already holds exactly these videos."""
     out = folder(work, recipe_name, split, condition)
-    manifest = out / "manifest.json"
-    if not (manifest.is_file() and json.loads(manifest.read_text()).get("complete")):
-        write_lab_dataset(dataset_config(protocol, recipe_name, split, condition), out, overwrite=True)
+    config = dataset_config(protocol, recipe_name, split, condition)
+    if not holds_dataset(out, config):
+        write_lab_dataset(config, out, overwrite=True)
     return out
 
 

@@ -196,6 +196,16 @@ def check_space(config: LabDatasetConfig, out: Path) -> None:
                          f"{free / 1e9:.2f} GB free; use fewer or shorter videos")
 
 
+def holds_dataset(out: Path, config: LabDatasetConfig) -> bool:
+    """Whether `out` holds a complete dataset written with exactly `config`, so it need not be written again
+    (a folder of other settings, or of an interrupted run, does not count)."""
+    manifest = Path(out) / MANIFEST
+    if not manifest.is_file():
+        return False
+    saved = json.loads(manifest.read_text())
+    return saved.get("complete") is True and saved.get("config") == json.loads(strict_json(dataclasses.asdict(config)))
+
+
 def write_lab_dataset(config: LabDatasetConfig, out: Path, *, overwrite: bool = False,
                       progress: Callable[[Iterable[LabVideo], int], Iterable[LabVideo]] = lambda items, total: items,
                       command: list[str] | None = None) -> dict:
