@@ -21,7 +21,7 @@ TOY = Protocol(networks=("physnet",), methods=("pos", "bare", "head"), degradati
 def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_table_from_json(bundle, tmp_path,  # noqa: F811
                                                                                           monkeypatch, capsys):
     out, work = tmp_path / "out", tmp_path / "work"
-    table = run_benchmark(TOY, work, out, load_bundle(bundle), device=cells_module.torch.device("cpu"))
+    table = run_benchmark(TOY, work, out, lambda: load_bundle(bundle), device=cells_module.torch.device("cpu"))
     names = sorted(path.stem for path in (out / "cells").glob("*.json"))
     assert names == ["physnet__bare__seed0", "physnet__head__seed0", "pos"]
     record = json.loads((out / "cells" / "physnet__head__seed0.json").read_text())
@@ -42,10 +42,14 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     ran = []
     monkeypatch.setattr("codephys_plugin.benchmark.cli.run_cell", lambda cell, *args: ran.append(cell) or record)
     (out / "cells" / "physnet__head__seed0.json").unlink()
-    run_benchmark(TOY, work, out, None, device=None)
+    run_benchmark(TOY, work, out, lambda: None, device=None)
     assert [cell.name for cell in ran] == ["physnet__head__seed0"], "only the missing cell runs again"
-
     (out / "cells" / "physnet__head__seed0.json").write_text(json.dumps(record))
+    (out / "cells" / "pos.json").rename(out / "pos.json")
+    run_benchmark(TOY, work, out, lambda: pytest.fail("no head row left: no codebook needed"), device=None)
+    assert [cell.name for cell in ran] == ["physnet__head__seed0", "pos"]
+    (out / "pos.json").rename(out / "cells" / "pos.json")
+
     (out / "results.json").unlink()
     (out / "table.md").unlink()
     monkeypatch.setattr(cells_module, "run_cell", lambda *args: pytest.fail("--table trains nothing"))

@@ -46,28 +46,18 @@ def test_the_bare_network_learns_and_its_best_weights_load_strictly_into_the_pub
 def pulse_clips(channels: int, size: int, steps: int, videos: int = 2, chunks: int = 2) -> ClipSet:
     """Prepared clips 't c h w' whose pixels carry a 66-96 bpm pulse under noise, with DiffNormalized labels."""
     generator = torch.Generator().manual_seed(0)
-    items, names, indices = [], [], []
+    frames, labels, names, indices = [], [], [], []
     for video in range(videos):
         rate = 1.1 + 0.5 * video
         for chunk in range(chunks):
             pulse = torch.sin(2 * math.pi * rate * (torch.arange(steps) + chunk * steps) / 30.0)
-            frames = 0.3 * torch.randn(steps, channels, size, size, generator=generator) + pulse[:, None, None, None]
+            frames.append(0.3 * torch.randn(steps, channels, size, size, generator=generator) + pulse[:, None, None, None])
             label = torch.diff(pulse, append=pulse[-1:])
-            items.append((frames, label / label.std()))
+            labels.append(label / label.std())
             names.append(f"video{video}")
             indices.append(chunk)
-    return ClipSet(ListDataset(items), tuple(names), tuple(indices), prepared=True, label_form="derivative", fs=30.0)
-
-
-class ListDataset(torch.utils.data.Dataset):
-    def __init__(self, items):
-        self.items = items
-
-    def __len__(self):
-        return len(self.items)
-
-    def __getitem__(self, index):
-        return self.items[index]
+    dataset = torch.utils.data.TensorDataset(torch.stack(frames), torch.stack(labels))
+    return ClipSet(dataset, tuple(names), tuple(indices), prepared=True, label_form="derivative", fs=30.0)
 
 
 NETWORKS = {

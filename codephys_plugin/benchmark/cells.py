@@ -13,10 +13,9 @@ import numpy as np
 import timm
 import torch
 
-import codephys_plugin.adapters  # noqa: F401  (registers the networks with timm)
 from codephys_plugin._atomic import write_atomically
 from codephys_plugin._json import strict_json
-from codephys_plugin.adapters import load_checkpoint
+from codephys_plugin.adapters import adapter_for, load_checkpoint  # importing them registers the networks with timm
 from codephys_plugin.baselines import BASELINES, rgb_trace
 from codephys_plugin.benchmark import datasets
 from codephys_plugin.benchmark.protocol import CLASSIC, Protocol
@@ -60,7 +59,7 @@ def result_path(out: Path, cell: Cell) -> Path:
     return out / "cells" / f"{cell.name}.json"
 
 
-def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle, device: torch.device) -> dict:
+def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle | None, device: torch.device) -> dict:
     """Train (when the row needs it) and test the cell on every condition; write and return its record: the
     per-video metrics per condition, a head's code diagnostics per condition, its training summary."""
     started = time.perf_counter()
@@ -111,13 +110,13 @@ def weights_path(work: Path, cell: Cell) -> Path:
     return work / "runs" / cell.name / "best.safetensors"
 
 
-def _train(cell: Cell, protocol: Protocol, work: Path, bundle: Bundle, device: torch.device):
+def _train(cell: Cell, protocol: Protocol, work: Path, bundle: Bundle | None, device: torch.device):
     train = datasets.clips(work, protocol, cell.network, "train")
     val = datasets.clips(work, protocol, cell.network, "val")
     network = build_network(cell.network, protocol).to(device)
     best = weights_path(work, cell)
     if cell.method == "bare":
-        adapter = codephys_plugin.adapters.adapter_for(network)
+        adapter = adapter_for(network)
         config = OwnHeadConfig(epochs=protocol.bare_epochs, seed=cell.seed, best=best)
         history = train_own_head(adapter, train, val, config)
         load_checkpoint(adapter.model, best)
@@ -133,6 +132,7 @@ def _train(cell: Cell, protocol: Protocol, work: Path, bundle: Bundle, device: t
                                   frozen_backbone_epochs=protocol.frozen_backbone_epochs, seed=cell.seed, best=best)
     history = train_stage2(head, train, val, config)
     load_head_weights(head, best)
+
     def evaluate(clips: ClipSet) -> tuple[dict, dict]:
         """The head's per-video metrics and its code diagnostics (code accuracy, ceilings) on `clips`."""
         validation = validate(head, clips, config, device)

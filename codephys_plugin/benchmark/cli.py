@@ -13,6 +13,7 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -21,9 +22,9 @@ from codephys_plugin._json import strict_json
 from codephys_plugin._provenance import provenance
 from codephys_plugin.benchmark.cells import cells, result_path, run_cell
 from codephys_plugin.benchmark.plots import plot_results
-from codephys_plugin.benchmark.protocol import METHODS, NETWORKS, Protocol
-from codephys_plugin.benchmark.table import RESULTS_FILE, markdown, summarise, write_results
-from codephys_plugin.bundle import load_bundle
+from codephys_plugin.benchmark.protocol import HEAD_ROWS, METHODS, NETWORKS, Protocol
+from codephys_plugin.benchmark.table import markdown, summarise, write_results
+from codephys_plugin.bundle import Bundle, load_bundle
 from codephys_plugin.data.degradations import DEGRADATIONS
 from codephys_plugin.training.batches import progress
 
@@ -75,7 +76,7 @@ def check_same_protocol(out: Path, protocol: Protocol) -> None:
     saved_path.write_text(strict_json(record, indent=1))
 
 
-def codebook_for(args: argparse.Namespace, protocol: Protocol):
+def codebook_for(args: argparse.Namespace, protocol: Protocol) -> Bundle:
     if args.codebook is not None:
         return load_bundle(args.codebook)
     folder = args.work / "codebook"
@@ -103,16 +104,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.work is None:
         parser.error("--work is required to run (only --table works without it)")
     protocol = protocol_from(args)
-    bundle = codebook_for(args, protocol)
-    print(run_benchmark(protocol, args.work, args.out, bundle, torch.device(args.device), show=not args.no_progress))
+    print(run_benchmark(protocol, args.work, args.out, lambda: codebook_for(args, protocol), torch.device(args.device),
+                        show=not args.no_progress))
     return 0
 
 
-def run_benchmark(protocol: Protocol, work: Path, out: Path, bundle, device: torch.device, *, show: bool = False) -> str:
-    """Run every cell not yet in `out`, then rewrite the table and figure; returns the table."""
+def run_benchmark(protocol: Protocol, work: Path, out: Path, codebook: Callable[[], Bundle], device: torch.device, *,
+                  show: bool = False) -> str:
+    """Run every cell not yet in `out`, then rewrite the table and figure; returns the table. The codebook is
+    loaded (or pretrained) only after the protocol is checked, and only when a head row is still to run."""
     check_same_protocol(out, protocol)
     todo = [cell for cell in cells(protocol) if not result_path(out, cell).is_file()]
     print(f"codephys-benchmark: {len(cells(protocol)) - len(todo)} cells done, {len(todo)} to run", flush=True)
+    bundle = codebook() if any(cell.method in HEAD_ROWS for cell in todo) else None
     for cell in progress(todo, enabled=show, total=len(todo), description="cells", unit="cell"):
         record = run_cell(cell, protocol, work, out, bundle, device)
         print(f"  {cell.name}: clean HR MAE {record['metrics']['clean']['mae']:.2f}  {record['seconds']:.0f} s", flush=True)

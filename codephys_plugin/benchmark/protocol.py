@@ -13,7 +13,9 @@ from codephys_plugin.data.degradations import DEGRADATIONS
 from codephys_plugin.video_lab.lab_dataset import DegradationRange
 
 CLASSIC = ("green", "chrom", "pos")
-TRAINED = ("bare", "head", "head_noquant")
+HEAD_ROWS = ("head", "head_noquant")
+"""The rows with CodeQueryHead (with and without quantisation), which need a Stage I codebook."""
+TRAINED = ("bare", *HEAD_ROWS)
 METHODS = CLASSIC + TRAINED
 NETWORKS = ("deepphys", "efficientphys", "physformer", "physnet", "sspd")
 FIXED_SIZE = {"physformer": 128, "sspd": 128}

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from codephys_plugin._json import strict_json
-from codephys_plugin.benchmark.protocol import CLEAN, parse_condition
+from codephys_plugin.benchmark.protocol import CLEAN, HEAD_ROWS, parse_condition
 
 RESULTS_FILE = "results.json"
 
@@ -52,7 +52,7 @@ def head_ratios(table: dict) -> dict[str, dict[str, float]]:
     for row, conditions in table.items():
         network, _, method = row.partition(" ")
         bare = table.get(f"{network} bare")
-        if method in ("head", "head_noquant") and bare is not None:
+        if method in HEAD_ROWS and bare is not None:
             ratios[row] = {"degraded": _ratio(degraded_mean(conditions), degraded_mean(bare)),
                            "clean": _ratio(conditions[CLEAN]["mean"], bare[CLEAN]["mean"])}
     return ratios

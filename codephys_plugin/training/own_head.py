@@ -2,8 +2,9 @@
 
 This is what `CodeQueryHead` has to beat, so it gets the toolbox's recipe and nothing weaker (see
 `own_recipes`: the network's own loss on its own output, its optimiser, rate and schedule; batch 4), the
-same clips and epochs as the head, and the toolbox's per-video evaluation every epoch. The best epoch's weights are written as the network's own state_dict (safetensors), so they
-load strictly into the public class, and into `codephys-train --checkpoint` for a warm start.
+same clips and epochs as the head, and the toolbox's per-video evaluation every epoch. The best epoch's
+weights are written as the network's own state_dict (safetensors), so they load strictly into the public
+class, and into `codephys-train --checkpoint` for a warm start.
 """
 
 from __future__ import annotations
