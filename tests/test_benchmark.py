@@ -59,12 +59,15 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     assert json.loads((out / "results.json").read_text())["table"] == results["table"]
 
 
-def test_a_results_folder_refuses_another_protocol(tmp_path):
+def test_a_results_folder_refuses_another_protocol_but_may_gain_networks_rows_and_seeds(tmp_path):
     from codephys_plugin.benchmark.cli import check_same_protocol
 
     check_same_protocol(tmp_path, TOY)
-    with pytest.raises(SystemExit, match="another protocol.*seeds"):
-        check_same_protocol(tmp_path, Protocol(**{**TOY.__dict__, "seeds": (0, 1)}))
+    with pytest.raises(SystemExit, match="another protocol.*head_epochs"):
+        check_same_protocol(tmp_path, Protocol(**{**TOY.__dict__, "head_epochs": 3}))
+    with pytest.raises(SystemExit, match="another protocol.*degradations"):
+        check_same_protocol(tmp_path, Protocol(**{**TOY.__dict__, "degradations": ("defocus",)}))
+    check_same_protocol(tmp_path, Protocol(**{**TOY.__dict__, "seeds": (0, 1), "networks": ("physnet", "deepphys")}))
 
 
 def test_the_table_gives_mean_and_spread_over_seeds_and_the_head_over_bare_ratios():

@@ -62,9 +62,10 @@ def protocol_from(args: argparse.Namespace) -> Protocol:
 
 
 def check_same_protocol(out: Path, protocol: Protocol) -> None:
-    """A results folder holds one protocol: resuming with another would mix incomparable cells."""
+    """A results folder holds one protocol: resuming with other data, sizes or budgets would mix incomparable
+    cells. Networks, rows and seeds only select cells, so a folder may gain them."""
     saved_path = out / PROTOCOL_FILE
-    record = json.loads(strict_json({"protocol": protocol.record(), "conditions": protocol.conditions()}))
+    record = json.loads(strict_json({"protocol": protocol.shared_record(), "conditions": protocol.conditions()}))
     if saved_path.is_file():
         saved = json.loads(saved_path.read_text())
         if saved != record:

@@ -21,6 +21,8 @@ NETWORKS = ("deepphys", "efficientphys", "physformer", "physnet", "sspd")
 FIXED_SIZE = {"physformer": 128, "sspd": 128}
 """Networks whose architecture fixes the frame size (see backbones.md); the others use `frame_size`."""
 CLEAN = "clean"
+CELL_SELECTION = ("networks", "methods", "seeds")
+"""Fields that only choose which cells run: a results folder may gain networks, rows or seeds later."""
 FIRST_SUBJECT = {"train": 0, "val": 1000, "test": 2000}
 
 
@@ -72,6 +74,10 @@ class Protocol:
 
     def record(self) -> dict:
         return asdict(self)
+
+    def shared_record(self) -> dict:
+        """The settings every cell of a results folder must share; the selection of cells may grow."""
+        return {key: value for key, value in asdict(self).items() if key not in CELL_SELECTION}
 
 
 def condition_name(degradation: str, severity: float) -> str:
