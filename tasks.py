@@ -1,6 +1,6 @@
 """Set up the project's virtual environment (once) and run one of its jobs.
 
-    python3 tasks.py demo            # pretrain a small codebook on synthetic PPG and print its metrics
+    python3 tasks.py demo            # codebook → PhysNet bare and + CodeQueryHead → degraded held-out table
     python3 tasks.py test            # run the test suite
     python3 tasks.py test --latest   # the same, against the newest releases instead of the lock
     python3 tasks.py lock            # refresh requirements-lock.txt (needs the network)
@@ -27,7 +27,7 @@ LOCK_PINS = ROOT / "requirements-lock.in"
 STAMP_NAME = ".codephys-install-stamp"
 
 JOBS = {
-    "demo": ["-m", "codephys_plugin.pretrain"],
+    "demo": ["-m", "codephys_plugin.benchmark.demo"],
     "test": ["-m", "pytest"],
 }
 

@@ -10,7 +10,7 @@ import pytest
 from codephys_plugin.benchmark import cells as cells_module
 from codephys_plugin.benchmark.cli import main, run_benchmark
 from codephys_plugin.benchmark.protocol import Protocol
-from codephys_plugin.bundle import load_bundle
+from codephys_plugin.bundle import load_bundle, save_bundle
 from tests.test_train_cli import SIZE, STEPS, bundle  # noqa: F401  (the module's Stage I bundle fixture)
 
 TOY = Protocol(networks=("physnet",), methods=("pos", "bare", "head"), degradations=("noise",), severities=(1.0,),
@@ -91,3 +91,27 @@ def test_the_table_gives_mean_and_spread_over_seeds_and_the_head_over_bare_ratio
 def test_unknown_rows_are_refused_naming_the_known_ones():
     with pytest.raises(ValueError, match="unknown resnet.*networks deepphys"):
         Protocol(networks=("resnet",))
+
+
+def test_the_demo_runs_its_protocol_prints_the_table_and_reuses_its_codebook(bundle, tmp_path, monkeypatch,  # noqa: F811
+                                                                              capsys):
+    from codephys_plugin.benchmark import demo
+
+    made = []
+    monkeypatch.setattr(demo, "DEMO", TOY)
+
+    def pretrain(argv):
+        made.append(argv)
+        loaded = load_bundle(bundle)
+        save_bundle(argv[argv.index("--out") + 1], loaded.model, loaded.config)
+
+    monkeypatch.setattr(demo.pretrain, "main", pretrain)
+    assert demo.main(["--out", str(tmp_path), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "| physnet head |" in printed and "degraded MAE / bare" in printed
+    assert (tmp_path / "mae_vs_severity.png").is_file() and (tmp_path / "table.md").is_file()
+    assert len(made) == 1 and made[0][made[0].index("--window") + 1] == str(TOY.chunk_length)
+    assert demo.main(["--out", str(tmp_path), "--no-progress"]) == 0
+    assert len(made) == 1, "a second demo reuses the codebook and every finished cell"
+    assert "3 cells done, 0 to run" in capsys.readouterr().out
+

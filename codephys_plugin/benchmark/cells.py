@@ -18,9 +18,9 @@ from codephys_plugin._json import strict_json
 from codephys_plugin.adapters import adapter_for, load_checkpoint  # importing them registers the networks with timm
 from codephys_plugin.baselines import BASELINES, rgb_trace
 from codephys_plugin.benchmark import datasets
-from codephys_plugin.benchmark.protocol import CLASSIC, Protocol
+from codephys_plugin.benchmark.protocol import CLASSIC, HEAD_ABLATIONS, Protocol
 from codephys_plugin.bundle import Bundle
-from codephys_plugin.code_query_head import Ablation, CodeQueryHead
+from codephys_plugin.code_query_head import CodeQueryHead
 from codephys_plugin.data.clip_sets import ClipSet
 from codephys_plugin.heart_rate.videos import Chunk, evaluate_videos
 from codephys_plugin.training.head_weights import load_head_weights
@@ -126,7 +126,7 @@ def _train(cell: Cell, protocol: Protocol, work: Path, bundle: Bundle | None, de
         raise FileNotFoundError(f"{cell.name}: the head starts from the bare row's weights {bare}, which are missing "
                                 "(run the bare cell of this seed again: delete its result file)")
     load_checkpoint(network, bare)
-    head = CodeQueryHead(network, codebook=bundle, ablation=Ablation(code_query=cell.method == "head"),
+    head = CodeQueryHead(network, codebook=bundle, ablation=HEAD_ABLATIONS[cell.method],
                          code_temperature=protocol.code_temperature).to(device)
     config = Stage2TrainingConfig(epochs=protocol.head_epochs, lr=protocol.head_lr, backbone_lr=protocol.backbone_lr,
                                   frozen_backbone_epochs=protocol.frozen_backbone_epochs, seed=cell.seed, best=best)

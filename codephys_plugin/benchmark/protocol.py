@@ -9,14 +9,22 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from codephys_plugin.code_query_head import Ablation
 from codephys_plugin.data.degradations import DEGRADATIONS
 from codephys_plugin.video_lab.lab_dataset import DegradationRange
 
 CLASSIC = ("green", "chrom", "pos")
-HEAD_ROWS = ("head", "head_noquant")
-"""The rows with CodeQueryHead (with and without quantisation), which need a Stage I codebook."""
+HEAD_ABLATIONS = {"head": Ablation(), "head_noquant": Ablation(code_query=False),
+                  "head_no_apb": Ablation(prior_branch=False), "head_no_sfd": Ablation(feature_distillation=False),
+                  "head_no_sam": Ablation(spatial_attention=False), "head_no_stage1": Ablation(stage1=False)}
+"""The rows with CodeQueryHead, which need a Stage I codebook, and their switches: CodePhys, and the paper's
+Table V ablations (its 'w/o CQP' is head_noquant)."""
+HEAD_ROWS = tuple(HEAD_ABLATIONS)
+TABLE_V = ("head_noquant", "head_no_apb", "head_no_sfd", "head_no_sam", "head_no_stage1")
 TRAINED = ("bare", *HEAD_ROWS)
 METHODS = CLASSIC + TRAINED
+MAIN_METHODS = CLASSIC + ("bare", "head", "head_noquant")
+"""The rows run by default; the other ablations are chosen with `methods` (the paper ablates PhysNet only)."""
 NETWORKS = ("deepphys", "efficientphys", "physformer", "physnet", "sspd")
 FIXED_SIZE = {"physformer": 128, "sspd": 128}
 """Networks whose architecture fixes the frame size (see backbones.md); the others use `frame_size`."""
@@ -29,7 +37,7 @@ FIRST_SUBJECT = {"train": 0, "val": 1000, "test": 2000}
 @dataclass(frozen=True)
 class Protocol:
     networks: tuple[str, ...] = ("physnet",)
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = MAIN_METHODS
     degradations: tuple[str, ...] = tuple(DEGRADATIONS)
     severities: tuple[float, ...] = (0.5, 1.0)
     """Degraded test severities; the clean set (severity 0) is always tested."""
