@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from pathlib import Path
 
 import pytest
+import torch
 
 from codephys_plugin.benchmark import cells as cells_module
 from codephys_plugin.benchmark.cli import main, run_benchmark
-from codephys_plugin.benchmark.protocol import Protocol
+from codephys_plugin.benchmark.protocol import PRETRAINED, Protocol
 from codephys_plugin.bundle import load_bundle, save_bundle
 from tests.test_train_cli import SIZE, STEPS, bundle  # noqa: F401  (the module's Stage I bundle fixture)
 
@@ -115,3 +118,33 @@ def test_the_demo_runs_its_protocol_prints_the_table_and_reuses_its_codebook(bun
     assert len(made) == 1, "a second demo reuses the codebook and every finished cell"
     assert "3 cells done, 0 to run" in capsys.readouterr().out
 
+
+
+SHARED_WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared" / "weights"
+
+
+@pytest.mark.skipif(not (SHARED_WEIGHTS / PRETRAINED["physnet_pure"]).is_file(), reason="needs ../shared/weights")
+def test_a_published_network_is_tested_as_it_is_and_its_head_trains_on_a_frozen_backbone(bundle, tmp_path):  # noqa: F811
+    from codephys_plugin.adapters import load_checkpoint
+    from codephys_plugin.benchmark.cells import Cell, build_network, weights_path
+    from safetensors.torch import load_file
+
+    toy = dataclasses.replace(TOY, networks=("physnet_pure",), methods=("bare", "head"), seeds=(0,), head_epochs=1)
+    out, work = tmp_path / "out", tmp_path / "work"
+    run_benchmark(toy, work, out, lambda: load_bundle(bundle), cells_module.torch.device("cpu"), weights=SHARED_WEIGHTS)
+    assert sorted(path.stem for path in (out / "cells").glob("*.json")) == ["physnet_pure__bare", "physnet_pure__head__seed0"]
+    bare = json.loads((out / "cells" / "physnet_pure__bare.json").read_text())
+    assert bare["cell"]["seed"] is None and bare["training"] == {}, "published weights are tested, not trained"
+    assert (work / "data" / "physnet_72px" / "test_clean").is_dir(), "the size the toolbox trained it at"
+    published = build_network("physnet_pure", toy, SHARED_WEIGHTS).state_dict()
+    trained = load_file(weights_path(work, Cell("physnet_pure", "head", 0)))
+    backbone = {key.removeprefix("adapter.model."): value for key, value in trained.items() if key.startswith("adapter.model.")}
+    assert backbone.keys() == published.keys()
+    assert all(torch.equal(backbone[key], published[key]) for key in published), "the backbone stays frozen"
+    load_checkpoint(build_network("physnet", toy), backbone)
+
+
+def test_published_networks_need_their_weights_folder(tmp_path):
+    with pytest.raises(SystemExit, match="published checkpoints are missing: physnet_ubfc"):
+        run_benchmark(dataclasses.replace(TOY, networks=("physnet_ubfc",)), tmp_path, tmp_path / "out", lambda: None,
+                      cells_module.torch.device("cpu"))

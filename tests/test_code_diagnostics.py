@@ -53,6 +53,10 @@ def test_loss_and_gradient_shares_add_up_and_follow_the_weights():
     assert shares["gradient_share_physiological"] > 0 and shares["gradient_share_distill"] > 0
     without_codes = loss_shares(head, inputs, label, label_form="waveform", alpha=2.0, beta=0.0)
     assert without_codes["loss_share_code"] == without_codes["gradient_share_code"] == 0.0
+    frozen = CodeQueryHead(PhysNet(frames=STEPS), codebook=small_bundle(), freeze_backbone=True)
+    frozen_shares = loss_shares(frozen, inputs, label, label_form="waveform", alpha=2.0, beta=0.1)
+    assert sum(frozen_shares[f"loss_share_{term}"] for term in TERMS) == pytest.approx(1.0)
+    assert not any(key.startswith("gradient_share") for key in frozen_shares), "no gradient reaches a frozen backbone"
 
 
 def _toy_batch(count: int, steps: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -18,7 +18,7 @@ from codephys_plugin._json import strict_json
 from codephys_plugin.adapters import adapter_for, load_checkpoint  # importing them registers the networks with timm
 from codephys_plugin.baselines import BASELINES, rgb_trace
 from codephys_plugin.benchmark import datasets
-from codephys_plugin.benchmark.protocol import CLASSIC, HEAD_ABLATIONS, Protocol
+from codephys_plugin.benchmark.protocol import CLASSIC, HEAD_ABLATIONS, PRETRAINED, Protocol, architecture
 from codephys_plugin.bundle import Bundle
 from codephys_plugin.code_query_head import CodeQueryHead
 from codephys_plugin.data.clip_sets import ClipSet
@@ -34,13 +34,13 @@ class Cell:
     """None for the classic methods, which need no network."""
     method: str
     seed: int | None
-    """None for the classic methods, which draw nothing."""
+    """None for the rows that draw nothing: the classic methods, a published network as it is."""
 
     @property
     def name(self) -> str:
         if self.network is None:
             return self.method
-        return f"{self.network}__{self.method}__seed{self.seed}"
+        return f"{self.network}__{self.method}" + ("" if self.seed is None else f"__seed{self.seed}")
 
 
 def cells(protocol: Protocol) -> list[Cell]:
@@ -50,8 +50,10 @@ def cells(protocol: Protocol) -> list[Cell]:
     if any(method != "bare" for method in trained) and "bare" not in trained:
         trained.insert(0, "bare")
     for network in protocol.networks:
+        if network in PRETRAINED and "bare" in trained:
+            found.append(Cell(network, "bare", None))
         for seed in protocol.seeds:
-            found += [Cell(network, method, seed) for method in trained]
+            found += [Cell(network, method, seed) for method in trained if not (network in PRETRAINED and method == "bare")]
     return found
 
 
@@ -59,17 +61,19 @@ def result_path(out: Path, cell: Cell) -> Path:
     return out / "cells" / f"{cell.name}.json"
 
 
-def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle | None, device: torch.device) -> dict:
+def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle | None, device: torch.device,
+             weights: Path | None = None) -> dict:
     """Train (when the row needs it) and test the cell on every condition; write and return its record: the
-    per-video metrics per condition, a head's code diagnostics per condition, its training summary."""
+    per-video metrics per condition, a head's code diagnostics per condition, its training summary. `weights`
+    is the folder of the published checkpoints (PRETRAINED), needed by those networks' cells."""
     started = time.perf_counter()
     if cell.network is None:
         metrics = {condition: classic_metrics(cell.method, datasets.clips(work, protocol, datasets.RAW, "test", condition))
                    for condition in protocol.conditions()}
         training, diagnostics = {}, {}
     else:
-        torch.manual_seed(cell.seed)
-        evaluate, training = _train(cell, protocol, work, bundle, device)
+        torch.manual_seed(0 if cell.seed is None else cell.seed)
+        evaluate, training = _train(cell, protocol, work, bundle, device, weights)
         tested = {condition: evaluate(datasets.clips(work, protocol, cell.network, "test", condition))
                   for condition in protocol.conditions()}
         metrics = {condition: summary for condition, (summary, _) in tested.items()}
@@ -98,39 +102,48 @@ def classic_metrics(method: str, clips: ClipSet) -> dict[str, float]:
     return evaluate_videos(whole, clips.fs, diff_normalized=False).summary()
 
 
-def build_network(name: str, protocol: Protocol) -> torch.nn.Module:
-    size, frames = protocol.size_of(name), protocol.chunk_length
+def build_network(name: str, protocol: Protocol, weights: Path | None = None) -> torch.nn.Module:
+    """The cell's network: a fresh one, or a PRETRAINED one with its published weights (strictly loaded)."""
+    size, frames, kind = protocol.size_of(name), protocol.chunk_length, architecture(name)
     arguments = {"physnet": {"frames": frames}, "deepphys": {"img_size": size},
                  "efficientphys": {"img_size": size, "frame_depth": 10 if frames % 20 == 0 else 4},
-                 "physformer": {"image_size": (frames, size, size)}, "sspd": {}}[name]
-    return timm.create_model(name, **arguments)
+                 "physformer": {"image_size": (frames, size, size)}, "sspd": {}}[kind]
+    network = timm.create_model(kind, **arguments)
+    if name in PRETRAINED:
+        if weights is None:
+            raise ValueError(f"{name}: its published weights are read from the --weights folder, which was not given")
+        load_checkpoint(network, weights / PRETRAINED[name])
+    return network
 
 
 def weights_path(work: Path, cell: Cell) -> Path:
     return work / "runs" / cell.name / "best.safetensors"
 
 
-def _train(cell: Cell, protocol: Protocol, work: Path, bundle: Bundle | None, device: torch.device):
+def _train(cell: Cell, protocol: Protocol, work: Path, bundle: Bundle | None, device: torch.device,
+           weights: Path | None):
+    network = build_network(cell.network, protocol, weights).to(device)
+    published = cell.network in PRETRAINED
+    if cell.method == "bare" and published:
+        adapter = adapter_for(network)
+        return (lambda clips: (evaluate_own_head(adapter, clips).summary(), {})), {}
     train = datasets.clips(work, protocol, cell.network, "train")
     val = datasets.clips(work, protocol, cell.network, "val")
-    network = build_network(cell.network, protocol).to(device)
     best = weights_path(work, cell)
     if cell.method == "bare":
         adapter = adapter_for(network)
         config = OwnHeadConfig(epochs=protocol.bare_epochs, seed=cell.seed, best=best)
-        history = train_own_head(adapter, train, val, config)
+        history = train_own_head(adapter, train, val, config, on_epoch=_print_epoch(cell))
         load_checkpoint(adapter.model, best)
         return (lambda clips: (evaluate_own_head(adapter, clips).summary(), {})), _training_record(history)
-    bare = weights_path(work, Cell(cell.network, "bare", cell.seed))
-    if not bare.is_file():
-        raise FileNotFoundError(f"{cell.name}: the head starts from the bare row's weights {bare}, which are missing "
-                                "(run the bare cell of this seed again: delete its result file)")
-    load_checkpoint(network, bare)
+    if not published:
+        load_checkpoint(network, _bare_weights(work, cell))
     head = CodeQueryHead(network, codebook=bundle, ablation=HEAD_ABLATIONS[cell.method],
-                         code_temperature=protocol.code_temperature).to(device)
+                         code_temperature=protocol.code_temperature, freeze_backbone=published).to(device)
     config = Stage2TrainingConfig(epochs=protocol.head_epochs, lr=protocol.head_lr, backbone_lr=protocol.backbone_lr,
-                                  frozen_backbone_epochs=protocol.frozen_backbone_epochs, seed=cell.seed, best=best)
-    history = train_stage2(head, train, val, config)
+                                  frozen_backbone_epochs=0 if published else protocol.frozen_backbone_epochs,
+                                  seed=cell.seed, best=best)
+    history = train_stage2(head, train, val, config, on_epoch=_print_epoch(cell))
     load_head_weights(head, best)
 
     def evaluate(clips: ClipSet) -> tuple[dict, dict]:
@@ -139,6 +152,21 @@ def _train(cell: Cell, protocol: Protocol, work: Path, bundle: Bundle | None, de
         return validation.report.summary(), validation.diagnostics
 
     return evaluate, _training_record(history)
+
+
+def _bare_weights(work: Path, cell: Cell) -> Path:
+    bare = weights_path(work, Cell(cell.network, "bare", cell.seed))
+    if not bare.is_file():
+        raise FileNotFoundError(f"{cell.name}: the head starts from the bare row's weights {bare}, which are missing "
+                                "(run the bare cell of this seed again: delete its result file)")
+    return bare
+
+
+def _print_epoch(cell: Cell):
+    def show(summary) -> None:
+        print(f"    {cell.name} epoch {summary.epoch}: loss {summary.loss:.4f}, val HR MAE "
+              f"{summary.val.get('mae', math.nan):.2f}, {summary.seconds:.0f} s", flush=True)
+    return show
 
 
 def _training_record(history: list) -> dict:

@@ -22,7 +22,7 @@ from codephys_plugin._json import strict_json
 from codephys_plugin._provenance import provenance
 from codephys_plugin.benchmark.cells import cells, result_path, run_cell
 from codephys_plugin.benchmark.plots import plot_results
-from codephys_plugin.benchmark.protocol import HEAD_ROWS, METHODS, NETWORKS, Protocol
+from codephys_plugin.benchmark.protocol import HEAD_ROWS, METHODS, NETWORKS, PRETRAINED, Protocol
 from codephys_plugin.benchmark.table import markdown, summarise, write_results
 from codephys_plugin.bundle import Bundle, load_bundle
 from codephys_plugin.data.degradations import DEGRADATIONS
@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--degradations", nargs="+", choices=sorted(DEGRADATIONS), help="(default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, help="(default: 0 1 2)")
     parser.add_argument("--codebook", type=Path, help="a Stage I bundle; default: codephys-pretrain's, made in --work")
+    parser.add_argument("--weights", type=Path, help="folder of the published checkpoints the physnet_pure and "
+                        "physnet_ubfc rows read (e.g. ../shared/weights: rppg_toolbox/PURE_PhysNet_DiffNormalized.pth …)")
     parser.add_argument("--device", default="cpu", help="torch device for training (default: cpu)")
     parser.add_argument("--table", action="store_true", help="only rewrite the table and figure from --out's JSON")
     parser.add_argument("--no-progress", action="store_true")
@@ -77,6 +79,13 @@ def check_same_protocol(out: Path, protocol: Protocol) -> None:
                              f"{', '.join(changed)}); use another --out, or the same options")
     out.mkdir(parents=True, exist_ok=True)
     saved_path.write_text(strict_json(record, indent=1))
+
+
+def check_published_weights(protocol: Protocol, weights: Path | None) -> None:
+    missing = [str(weights / PRETRAINED[name]) if weights else f"{name} (no --weights folder)"
+               for name in protocol.networks if name in PRETRAINED and not (weights and (weights / PRETRAINED[name]).is_file())]
+    if missing:
+        raise SystemExit(f"codephys-benchmark: the published checkpoints are missing: {', '.join(missing)}")
 
 
 def codebook_for(args: argparse.Namespace, protocol: Protocol) -> Bundle:
@@ -108,20 +117,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--work is required to run (only --table works without it)")
     protocol = protocol_from(args)
     print(run_benchmark(protocol, args.work, args.out, lambda: codebook_for(args, protocol), torch.device(args.device),
-                        show=not args.no_progress))
+                        show=not args.no_progress, weights=args.weights))
     return 0
 
 
 def run_benchmark(protocol: Protocol, work: Path, out: Path, codebook: Callable[[], Bundle], device: torch.device, *,
-                  show: bool = False) -> str:
+                  show: bool = False, weights: Path | None = None) -> str:
     """Run every cell not yet in `out`, then rewrite the table and figure; returns the table. The codebook is
     loaded (or pretrained) only after the protocol is checked, and only when a head row is still to run."""
+    check_published_weights(protocol, weights)
     check_same_protocol(out, protocol)
     todo = [cell for cell in cells(protocol) if not result_path(out, cell).is_file()]
     print(f"codephys-benchmark: {len(cells(protocol)) - len(todo)} cells done, {len(todo)} to run", flush=True)
     bundle = codebook() if any(cell.method in HEAD_ROWS for cell in todo) else None
     for cell in progress(todo, enabled=show, total=len(todo), description="cells", unit="cell"):
-        record = run_cell(cell, protocol, work, out, bundle, device)
+        record = run_cell(cell, protocol, work, out, bundle, device, weights)
         print(f"  {cell.name}: clean HR MAE {record['metrics']['clean']['mae']:.2f}  {record['seconds']:.0f} s", flush=True)
     return write_outputs(out)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from codephys_plugin.benchmark.protocol import FIRST_SUBJECT, Protocol, parse_condition
+from codephys_plugin.benchmark.protocol import FIRST_SUBJECT, Protocol, architecture, parse_condition
 from codephys_plugin.data.clip_sets import ClipSet, toolbox_clips
 from codephys_plugin.video_lab import RECIPES, LabDatasetConfig, write_lab_dataset
 from codephys_plugin.video_lab.lab_dataset import DegradationRange, holds_dataset
@@ -15,9 +15,14 @@ RAW = "raw"
 """The recipe of the classic methods: pixel levels, as the toolbox's unsupervised methods read them."""
 
 
-def dataset_config(protocol: Protocol, recipe_name: str, split: str, condition: str | None = None) -> LabDatasetConfig:
-    size = protocol.frame_size if recipe_name == RAW else protocol.size_of(recipe_name)
-    recipe = dataclasses.replace(RECIPES[recipe_name], size=size, chunk_length=protocol.chunk_length)
+def recipe_name(network: str) -> str:
+    return RAW if network == RAW else architecture(network)
+
+
+def dataset_config(protocol: Protocol, network: str, split: str, condition: str | None = None) -> LabDatasetConfig:
+    """The lab videos of a split for `network` (or RAW): its toolbox recipe at its benchmark frame size."""
+    size = protocol.frame_size if network == RAW else protocol.size_of(network)
+    recipe = dataclasses.replace(RECIPES[recipe_name(network)], size=size, chunk_length=protocol.chunk_length)
     subjects = {"train": protocol.train_subjects, "val": protocol.val_subjects, "test": protocol.test_subjects}[split]
     degradations = protocol.train_degradations if split == "train" else ()
     degraded = parse_condition(condition) if condition is not None else None
@@ -27,21 +32,22 @@ def dataset_config(protocol: Protocol, recipe_name: str, split: str, condition: 
                             seconds=protocol.seconds, fs=protocol.fs, degradations=degradations)
 
 
-def folder(work: Path, recipe_name: str, split: str, condition: str | None = None) -> Path:
-    return work / "data" / recipe_name / (split if condition is None else f"{split}_{condition}")
+def folder(work: Path, network: str, size: int, split: str, condition: str | None = None) -> Path:
+    """One folder per recipe and size: the toolbox's trained PhysNets share their videos."""
+    return work / "data" / f"{recipe_name(network)}_{size}px" / (split if condition is None else f"{split}_{condition}")
 
 
-def ensure(work: Path, protocol: Protocol, recipe_name: str, split: str, condition: str | None = None) -> Path:
+def ensure(work: Path, protocol: Protocol, network: str, split: str, condition: str | None = None) -> Path:
     """The folder of this split (or test condition), written unless it already holds exactly these videos."""
-    out = folder(work, recipe_name, split, condition)
-    config = dataset_config(protocol, recipe_name, split, condition)
+    config = dataset_config(protocol, network, split, condition)
+    out = folder(work, network, config.recipe.size, split, condition)
     if not holds_dataset(out, config):
         write_lab_dataset(config, out, overwrite=True)
     return out
 
 
-def clips(work: Path, protocol: Protocol, recipe_name: str, split: str, condition: str | None = None) -> ClipSet:
+def clips(work: Path, protocol: Protocol, network: str, split: str, condition: str | None = None) -> ClipSet:
     """The clips of a split: DiffNormalized labels for the networks, waveforms for the raw recipe."""
-    label_form = "waveform" if recipe_name == RAW else "derivative"
-    return toolbox_clips(ensure(work, protocol, recipe_name, split, condition), layout="NDHWC",
+    label_form = "waveform" if network == RAW else "derivative"
+    return toolbox_clips(ensure(work, protocol, network, split, condition), layout="NDHWC",
                          label_form=label_form, fs=protocol.fs)

@@ -25,9 +25,16 @@ TRAINED = ("bare", *HEAD_ROWS)
 METHODS = CLASSIC + TRAINED
 MAIN_METHODS = CLASSIC + ("bare", "head", "head_noquant")
 """The rows run by default; the other ablations are chosen with `methods` (the paper ablates PhysNet only)."""
-NETWORKS = ("deepphys", "efficientphys", "physformer", "physnet", "sspd")
-FIXED_SIZE = {"physformer": 128, "sspd": 128}
-"""Networks whose architecture fixes the frame size (see backbones.md); the others use `frame_size`."""
+TRAINABLE = ("deepphys", "efficientphys", "physformer", "physnet", "sspd")
+PRETRAINED = {"physnet_pure": "rppg_toolbox/PURE_PhysNet_DiffNormalized.pth",
+              "physnet_ubfc": "rppg_toolbox/UBFC-rPPG_PhysNet_DiffNormalized.pth"}
+"""Networks trained on real faces by the rPPG-Toolbox (PhysNet), files under the benchmark's --weights folder:
+their bare row is the checkpoint as published (no seed, nothing trained); their head rows train the head on
+the lab's training set with the backbone frozen throughout."""
+NETWORKS = TRAINABLE + tuple(PRETRAINED)
+NETWORK_SIZE = {"physformer": 128, "sspd": 128, "physnet_pure": 72, "physnet_ubfc": 72}
+"""Frame sizes not chosen by `frame_size`: fixed by the architecture (PhysFormer, SSPD; see backbones.md), or
+the size the published weights were trained at (the toolbox's PhysNet configs: 72)."""
 CLEAN = "clean"
 CELL_SELECTION = ("networks", "methods", "seeds")
 """Fields that only choose which cells run: a results folder may gain networks, rows or seeds later."""
@@ -78,7 +85,7 @@ class Protocol:
         return [CLEAN] + [condition_name(name, severity) for name in self.degradations for severity in self.severities]
 
     def size_of(self, network: str) -> int:
-        return FIXED_SIZE.get(network, self.frame_size)
+        return NETWORK_SIZE.get(network, self.frame_size)
 
     def record(self) -> dict:
         return asdict(self)
@@ -98,3 +105,8 @@ def parse_condition(condition: str) -> tuple[str, float] | None:
         return None
     name, severity = condition.split("@")
     return name, float(severity)
+
+
+def architecture(network: str) -> str:
+    """The timm name of a benchmark network: a pretrained one is its architecture with published weights."""
+    return "physnet" if network in PRETRAINED else network

@@ -1,7 +1,7 @@
 """How much each Eq. 16 term weighs: its share of the loss, and its share of the gradient that reaches the
 backbone (the gradient at the adapter's features). A term can dominate the loss and still barely move the
 backbone, or the other way round; both are measured on one batch with the head in eval mode, so the
-measurement changes no statistics."""
+measurement changes no statistics. A frozen backbone receives no gradient, so it gets loss shares only."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def loss_shares(head: CodeQueryHead, inputs: Tensor, ppg: Tensor, *, label_form:
             features = output.features.spatial if output.features.spatial is not None else output.features.temporal
             weighted = dict(zip(TERMS, (alpha * losses.physiological, beta * losses.code, beta * losses.code_ppg,
                                         losses.distill)))
-            gradients = {name: _gradient_norm(term, features) for name, term in weighted.items()}
+            gradients = ({name: _gradient_norm(term, features) for name, term in weighted.items()}
+                         if features.requires_grad else {})
     finally:
         head.train(was_training)
     values = {name: float(term.detach()) for name, term in weighted.items()}
