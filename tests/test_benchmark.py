@@ -39,7 +39,7 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     assert set(results) >= {"protocol", "conditions", "table", "ratios", "versions", "machine"}
     assert set(results["table"]) == {"pos", "physnet bare", "physnet head"}
     assert set(results["ratios"]["physnet head"]) == {"degraded", "clean"}
-    assert (out / "mae_vs_severity.png").stat().st_size > 5_000
+    assert (out / "mae_vs_severity_physnet.png").stat().st_size > 5_000
     assert "| physnet head |" in table and table == (out / "table.md").read_text().strip()
 
     ran = []
@@ -112,7 +112,7 @@ def test_the_demo_runs_its_protocol_prints_the_table_and_reuses_its_codebook(bun
     assert demo.main(["--out", str(tmp_path), "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "| physnet head |" in printed and "degraded MAE / bare" in printed
-    assert (tmp_path / "mae_vs_severity.png").is_file() and (tmp_path / "table.md").is_file()
+    assert (tmp_path / "mae_vs_severity_physnet.png").is_file() and (tmp_path / "table.md").is_file()
     assert len(made) == 1 and made[0][made[0].index("--window") + 1] == str(TOY.chunk_length)
     assert demo.main(["--out", str(tmp_path), "--no-progress"]) == 0
     assert len(made) == 1, "a second demo reuses the codebook and every finished cell"
@@ -148,3 +148,16 @@ def test_published_networks_need_their_weights_folder(tmp_path):
     with pytest.raises(SystemExit, match="published checkpoints are missing: physnet_ubfc"):
         run_benchmark(dataclasses.replace(TOY, networks=("physnet_ubfc",)), tmp_path, tmp_path / "out", lambda: None,
                       cells_module.torch.device("cpu"))
+
+
+def test_the_mild_protocol_degrades_the_training_videos_only_and_each_test_set_by_its_own_condition():
+    from codephys_plugin.benchmark.cli import PRESETS
+    from codephys_plugin.benchmark.datasets import dataset_config
+
+    mild = PRESETS["cpu-mild"]
+    train = dataset_config(mild, "physnet", "train").degradations
+    assert len(train) == 8 and all(spec.low == 0 and spec.high == 0.25 for spec in train)
+    assert dataset_config(mild, "physnet", "val").degradations == ()
+    assert [(spec.name, spec.low, spec.high) for spec in dataset_config(mild, "physnet", "test", "noise@1").degradations] \
+        == [("noise", 1.0, 1.0)]
+    assert dataset_config(PRESETS["cpu"], "physnet", "train").degradations == ()

@@ -21,27 +21,32 @@ from codephys_plugin import pretrain
 from codephys_plugin._json import strict_json
 from codephys_plugin._provenance import provenance
 from codephys_plugin.benchmark.cells import cells, result_path, run_cell
-from codephys_plugin.benchmark.plots import plot_results
+from codephys_plugin.benchmark.plots import network_figures
 from codephys_plugin.benchmark.protocol import HEAD_ROWS, METHODS, NETWORKS, PRETRAINED, Protocol
 from codephys_plugin.benchmark.table import markdown, summarise, write_results
 from codephys_plugin.bundle import Bundle, load_bundle
 from codephys_plugin.data.degradations import DEGRADATIONS
+from codephys_plugin.video_lab.lab_dataset import DegradationRange
 from codephys_plugin.training.batches import progress
 
+MILD = tuple(DegradationRange(name, 0.0, 0.25) for name in DEGRADATIONS)
 PRESETS = {
     "cpu": Protocol(),
+    "cpu-mild": Protocol(train_degradations=MILD),
     "full": Protocol(frame_size=72, train_subjects=60, val_subjects=12, test_subjects=24, bare_epochs=30,
                      head_epochs=20),
 }
 """cpu: 36-px frames (PhysFormer and SSPD: 128, fixed by their architectures), 24/6/12 subjects of 30 s,
-bare 10 epochs, head 5 more; full: the toolbox's 72 px and 30 epochs, the paper's 20 Stage II epochs."""
-PROTOCOL_FILE, FIGURE_FILE = "protocol.json", "mae_vs_severity.png"
+bare 10 epochs, head 5 more; cpu-mild: the same, the training videos degraded by every degradation at a
+severity drawn in [0, 0.25] per video (the second protocol: clean plus mild); full: the toolbox's 72 px and
+30 epochs, the paper's 20 Stage II epochs."""
+PROTOCOL_FILE = "protocol.json"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codephys-benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, required=True, help="results folder (cells/, results.json, table.md, PNG)")
+    parser.add_argument("--out", type=Path, required=True, help="results folder (cells/, results.json, table.md, one PNG per network)")
     parser.add_argument("--work", type=Path, help="folder for the videos, codebook and weights (required to run)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="sizes and budgets (default: cpu)")
     parser.add_argument("--networks", nargs="+", choices=NETWORKS, help="(default: physnet)")
@@ -101,7 +106,7 @@ def write_outputs(out: Path) -> str:
     saved = json.loads((out / PROTOCOL_FILE).read_text())
     results = summarise(out, saved["protocol"], saved["conditions"], provenance())
     write_results(out, results)
-    plot_results(results, out / FIGURE_FILE)
+    network_figures(results, out)
     return markdown(results)
 
 

@@ -25,16 +25,16 @@ from codephys_plugin.bundle import load_bundle
 
 DEMO = Protocol(networks=("physnet",), methods=("pos", "bare", "head"),
                 degradations=("noise", "occlusion", "motion_blur", "compression"), severities=(1.0,), seeds=(0,),
-                train_subjects=12, val_subjects=3, test_subjects=6, bare_epochs=6, head_epochs=3,
+                train_subjects=20, val_subjects=2, test_subjects=6, bare_epochs=8, head_epochs=2,
                 frozen_backbone_epochs=1)
-"""36-px clips of 30 s; PhysNet 6 epochs bare, the head 3 more from those weights (backbone frozen for one)."""
+"""36-px clips of 30 s; PhysNet 8 epochs bare, the head 2 more from those weights (backbone frozen for one)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tasks.py demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("codephys_demo"),
-                        help="results: codebook/, table.md, mae_vs_severity.png, cells/ (default: codephys_demo)")
+                        help="results: codebook/, table.md, mae_vs_severity_physnet.png, cells/ (default: codephys_demo)")
     parser.add_argument("--no-progress", action="store_true")
     return parser
 
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nHR MAE (bpm) on {DEMO.test_subjects} held-out subjects, clean and at severity 1 "
           f"({time.perf_counter() - started:.0f} s):\n")
     print(table)
-    print(f"\nfigure: {args.out / 'mae_vs_severity.png'}; cells and table: {args.out}")
+    print(f"\nfigure: {args.out / 'mae_vs_severity_physnet.png'}; cells and table: {args.out}")
     return 0
 
 

@@ -1,13 +1,28 @@
-"""The benchmark's figure: HR MAE against severity, one panel per degradation, one line per row."""
+"""The benchmark's figures: HR MAE against severity, one panel per degradation, one line per row; one figure
+per network (with the classic methods for reference), and one of its Table V ablations where they were run."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from codephys_plugin.benchmark.protocol import CLEAN, parse_condition
+from codephys_plugin.benchmark.protocol import CLASSIC, CLEAN, MAIN_METHODS, TABLE_V, parse_condition
 
 
-def plot_results(results: dict, path: Path) -> Path:
+def network_figures(results: dict, out: Path) -> list[Path]:
+    """mae_vs_severity_<network>.png for every network in the table, ablations_<network>.png beside it when
+    rows beyond head_noquant's were run; returns the paths written."""
+    networks = sorted({row.partition(" ")[0] for row in results["table"] if row not in CLASSIC})
+    written = []
+    for network in networks:
+        main = [*CLASSIC, *(f"{network} {method}" for method in MAIN_METHODS if method not in CLASSIC)]
+        written.append(plot_results(results, out / f"mae_vs_severity_{network}.png", main, network))
+        ablations = [f"{network} {method}" for method in ("bare", "head", *TABLE_V)]
+        if any(row in results["table"] for row in ablations[3:]):
+            written.append(plot_results(results, out / f"ablations_{network}.png", ablations, f"{network}: Table V"))
+    return written
+
+
+def plot_results(results: dict, path: Path, rows: list[str], title: str) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -24,7 +39,8 @@ def plot_results(results: dict, path: Path) -> Path:
     figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.2 * rows), squeeze=False)
     for axis, name in zip(axes.flat, names):
         points = [(0.0, CLEAN)] + sorted(by_degradation[name])
-        for row, entries in results["table"].items():
+        for row in (row for row in rows if row in results["table"]):
+            entries = results["table"][row]
             present = [(severity, entries[condition]) for severity, condition in points if condition in entries]
             axis.errorbar([severity for severity, _ in present], [entry["mean"] for _, entry in present],
                           yerr=[entry["spread"] for _, entry in present], marker="o", capsize=2, label=row)
@@ -35,6 +51,7 @@ def plot_results(results: dict, path: Path) -> Path:
         axis.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize="small")
+    figure.suptitle(title)
     figure.tight_layout(rect=(0, 0.08, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
