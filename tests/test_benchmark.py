@@ -38,7 +38,7 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     results = json.loads((out / "results.json").read_text())
     assert set(results) >= {"protocol", "conditions", "table", "ratios", "versions", "machine"}
     assert set(results["table"]) == {"pos", "physnet bare", "physnet head"}
-    assert set(results["ratios"]["physnet head"]) == {"degraded", "clean"}
+    assert set(results["ratios"]["physnet head"]) == {"degraded", "clean"}, "no bare_long row in the toy"
     assert (out / "mae_vs_severity_physnet.png").stat().st_size > 5_000
     assert "| physnet head |" in table and table == (out / "table.md").read_text().strip()
 
@@ -88,7 +88,12 @@ def test_the_table_gives_mean_and_spread_over_seeds_and_the_head_over_bare_ratio
     assert ratios["physnet head"] == {"degraded": pytest.approx(0.5), "clean": pytest.approx(1.0)}
     text = markdown({"table": table, "conditions": ["clean", "noise@1"], "ratios": ratios})
     assert "| physnet bare | 2.00 ± 1.41 | 12.00 ± 2.83 | 12.00 |" in text
-    assert "| physnet head | 0.50 | 1.00 |" in text
+    assert "| physnet head | 0.50 | 1.00 | – |" in text
+    with_long = aggregate([*records, record("bare_long", 0, 1.0, 8.0), record("bare_long", 1, 1.0, 4.0)])
+    assert head_ratios(with_long)["physnet head"]["degraded_vs_long"] == pytest.approx(1.0)
+    exact = aggregate([record("bare", 0, 0.0, 10.0), record("head", 0, 0.0, 5.0), record("head_noquant", 0, 0.5, 5.0)])
+    assert head_ratios(exact)["physnet head"]["clean"] == 1.0, "exact and exact are equal"
+    assert head_ratios(exact)["physnet head_noquant"]["clean"] == math.inf
 
 
 def test_unknown_rows_are_refused_naming_the_known_ones():
@@ -98,6 +103,7 @@ def test_unknown_rows_are_refused_naming_the_known_ones():
 
 def test_the_demo_runs_its_protocol_prints_the_table_and_reuses_its_codebook(bundle, tmp_path, monkeypatch,  # noqa: F811
                                                                               capsys):
+    from codephys_plugin.benchmark import cli as cli_module
     from codephys_plugin.benchmark import demo
 
     made = []
@@ -108,7 +114,7 @@ def test_the_demo_runs_its_protocol_prints_the_table_and_reuses_its_codebook(bun
         loaded = load_bundle(bundle)
         save_bundle(argv[argv.index("--out") + 1], loaded.model, loaded.config)
 
-    monkeypatch.setattr(demo.pretrain, "main", pretrain)
+    monkeypatch.setattr(cli_module.pretrain, "main", pretrain)
     assert demo.main(["--out", str(tmp_path), "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "| physnet head |" in printed and "degraded MAE / bare" in printed

@@ -18,7 +18,7 @@ from codephys_plugin._json import strict_json
 from codephys_plugin.adapters import adapter_for, load_checkpoint  # importing them registers the networks with timm
 from codephys_plugin.baselines import BASELINES, rgb_trace
 from codephys_plugin.benchmark import datasets
-from codephys_plugin.benchmark.protocol import CLASSIC, HEAD_ABLATIONS, PRETRAINED, Protocol, architecture
+from codephys_plugin.benchmark.protocol import BARE_ROWS, CLASSIC, HEAD_ABLATIONS, PRETRAINED, Protocol, architecture
 from codephys_plugin.bundle import Bundle
 from codephys_plugin.code_query_head import CodeQueryHead
 from codephys_plugin.data.clip_sets import ClipSet
@@ -53,7 +53,8 @@ def cells(protocol: Protocol) -> list[Cell]:
         if network in PRETRAINED and "bare" in trained:
             found.append(Cell(network, "bare", None))
         for seed in protocol.seeds:
-            found += [Cell(network, method, seed) for method in trained if not (network in PRETRAINED and method == "bare")]
+            found += [Cell(network, method, seed) for method in trained
+                      if not (network in PRETRAINED and method in BARE_ROWS)]
     return found
 
 
@@ -130,9 +131,10 @@ def _train(cell: Cell, protocol: Protocol, work: Path, bundle: Bundle | None, de
     train = datasets.clips(work, protocol, cell.network, "train")
     val = datasets.clips(work, protocol, cell.network, "val")
     best = weights_path(work, cell)
-    if cell.method == "bare":
+    if cell.method in BARE_ROWS:
         adapter = adapter_for(network)
-        config = OwnHeadConfig(epochs=protocol.bare_epochs, seed=cell.seed, best=best)
+        epochs = protocol.bare_epochs + (protocol.head_epochs if cell.method == "bare_long" else 0)
+        config = OwnHeadConfig(epochs=epochs, seed=cell.seed, best=best)
         history = train_own_head(adapter, train, val, config, on_epoch=_print_epoch(cell))
         load_checkpoint(adapter.model, best)
         return (lambda clips: (evaluate_own_head(adapter, clips).summary(), {})), _training_record(history)

@@ -96,9 +96,13 @@ def check_published_weights(protocol: Protocol, weights: Path | None) -> None:
 def codebook_for(args: argparse.Namespace, protocol: Protocol) -> Bundle:
     if args.codebook is not None:
         return load_bundle(args.codebook)
-    folder = args.work / "codebook"
+    return default_codebook(args.work / "codebook", protocol.chunk_length)
+
+
+def default_codebook(folder: Path, window: int) -> Bundle:
+    """codephys-pretrain's default bundle (the embedded synthetic PPG) for `window`, made in `folder` once."""
     if not (folder / "config.json").is_file():
-        pretrain.main(["--out", str(folder), "--window", str(protocol.chunk_length), "--no-progress"])
+        pretrain.main(["--out", str(folder), "--window", str(window), "--no-progress"])
     return load_bundle(folder)
 
 

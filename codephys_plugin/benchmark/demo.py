@@ -18,10 +18,8 @@ from pathlib import Path
 
 import torch
 
-from codephys_plugin import pretrain
-from codephys_plugin.benchmark.cli import run_benchmark
+from codephys_plugin.benchmark.cli import default_codebook, run_benchmark
 from codephys_plugin.benchmark.protocol import Protocol
-from codephys_plugin.bundle import load_bundle
 
 DEMO = Protocol(networks=("physnet",), methods=("pos", "bare", "head"),
                 degradations=("noise", "occlusion", "motion_blur", "compression"), severities=(1.0,), seeds=(0,),
@@ -39,19 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def codebook(out: Path):
-    """The demo's Stage I bundle: codephys-pretrain on the embedded synthetic PPG, made once."""
-    folder = out / "codebook"
-    if not (folder / "config.json").is_file():
-        pretrain.main(["--out", str(folder), "--window", str(DEMO.chunk_length), "--no-progress"])
-    return load_bundle(folder)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     started = time.perf_counter()
-    bundle = codebook(args.out)
-    table = run_benchmark(DEMO, args.out / "work", args.out, lambda: bundle, torch.device("cpu"),
+    table = run_benchmark(DEMO, args.out / "work", args.out,
+                          lambda: default_codebook(args.out / "codebook", DEMO.chunk_length), torch.device("cpu"),
                           show=not args.no_progress)
     print(f"\nHR MAE (bpm) on {DEMO.test_subjects} held-out subjects, clean and at severity 1 "
           f"({time.perf_counter() - started:.0f} s):\n")

@@ -35,8 +35,8 @@ def plot_results(results: dict, path: Path, rows: list[str], title: str) -> Path
             by_degradation.setdefault(parsed[0], []).append((parsed[1], condition))
     names = sorted(by_degradation)
     columns = min(4, max(1, len(names)))
-    rows = -(-max(1, len(names)) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.2 * rows), squeeze=False)
+    grid_rows = -(-max(1, len(names)) // columns)
+    figure, axes = plt.subplots(grid_rows, columns, figsize=(4 * columns, 3.2 * grid_rows), squeeze=False)
     for axis, name in zip(axes.flat, names):
         points = [(0.0, CLEAN)] + sorted(by_degradation[name])
         for row in (row for row in rows if row in results["table"]):

@@ -21,9 +21,12 @@ HEAD_ABLATIONS = {"head": Ablation(), "head_noquant": Ablation(code_query=False)
 Table V ablations (its 'w/o CQP' is head_noquant)."""
 HEAD_ROWS = tuple(HEAD_ABLATIONS)
 TABLE_V = ("head_noquant", "head_no_apb", "head_no_sfd", "head_no_sam", "head_no_stage1")
-TRAINED = ("bare", *HEAD_ROWS)
+BARE_ROWS = ("bare", "bare_long")
+"""The network with its own head: `bare_epochs`, and `bare_epochs + head_epochs` (the head rows' whole budget,
+so a head row's gain cannot be the extra epochs alone)."""
+TRAINED = (*BARE_ROWS, *HEAD_ROWS)
 METHODS = CLASSIC + TRAINED
-MAIN_METHODS = CLASSIC + ("bare", "head", "head_noquant")
+MAIN_METHODS = CLASSIC + ("bare", "bare_long", "head", "head_noquant")
 """The rows run by default; the other ablations are chosen with `methods` (the paper ablates PhysNet only)."""
 TRAINABLE = ("deepphys", "efficientphys", "physformer", "physnet", "sspd")
 PRETRAINED = {"physnet_pure": "rppg_toolbox/PURE_PhysNet_DiffNormalized.pth",

@@ -47,19 +47,25 @@ def degraded_mean(row: dict[str, dict[str, float]]) -> float:
 
 
 def head_ratios(table: dict) -> dict[str, dict[str, float]]:
-    """Per head row: its degraded-mean and clean MAE over its network's bare row's (< 1: the head is better)."""
+    """Per head row: its degraded-mean and clean MAE over its network's bare row's (< 1: the head is better),
+    and its degraded mean over the matched-budget bare row's where that was run."""
     ratios = {}
     for row, conditions in table.items():
         network, _, method = row.partition(" ")
-        bare = table.get(f"{network} bare")
+        bare, long = table.get(f"{network} bare"), table.get(f"{network} bare_long")
         if method in HEAD_ROWS and bare is not None:
             ratios[row] = {"degraded": _ratio(degraded_mean(conditions), degraded_mean(bare)),
                            "clean": _ratio(conditions[CLEAN]["mean"], bare[CLEAN]["mean"])}
+            if long is not None:
+                ratios[row]["degraded_vs_long"] = _ratio(degraded_mean(conditions), degraded_mean(long))
     return ratios
 
 
 def _ratio(value: float, reference: float) -> float:
-    return value / reference if reference > 0 else math.nan
+    """value / reference; against an exact reference (0), equal is 1 and anything worse is inf."""
+    if reference > 0:
+        return value / reference
+    return 1.0 if value == 0 else math.inf
 
 
 def markdown(results: dict) -> str:
@@ -71,9 +77,15 @@ def markdown(results: dict) -> str:
         cells = [_figure(entries.get(condition)) for condition in conditions]
         lines.append(f"| {row} | " + " | ".join(cells) + f" | {degraded_mean(entries):.2f} |")
     if results["ratios"]:
-        lines += ["", "| head row | degraded MAE / bare | clean MAE / bare |", "|---|---:|---:|"]
-        lines += [f"| {row} | {ratio['degraded']:.2f} | {ratio['clean']:.2f} |" for row, ratio in results["ratios"].items()]
+        lines += ["", "| head row | degraded MAE / bare | clean MAE / bare | degraded MAE / bare_long |",
+                  "|---|---:|---:|---:|"]
+        lines += [f"| {row} | {ratio['degraded']:.2f} | {ratio['clean']:.2f} | "
+                  f"{_figure_or_dash(ratio.get('degraded_vs_long'))} |" for row, ratio in results["ratios"].items()]
     return "\n".join(lines)
+
+
+def _figure_or_dash(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
 
 
 def _figure(entry: dict | None) -> str:
