@@ -123,6 +123,9 @@ def test_the_demo_runs_its_protocol_prints_the_table_and_reuses_its_codebook(bun
     assert demo.main(["--out", str(tmp_path), "--no-progress"]) == 0
     assert len(made) == 1, "a second demo reuses the codebook and every finished cell"
     assert "3 cells done, 0 to run" in capsys.readouterr().out
+    import tasks
+
+    assert tasks.JOBS["demo"] == ["-m", demo.__name__], "python3 tasks.py demo runs this module"
 
 
 
