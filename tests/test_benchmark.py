@@ -36,7 +36,11 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     assert record["metrics"]["clean"]["videos"] + record["metrics"]["clean"]["failed"] == 2
     assert record["training"]["epochs"] == 1 and "code_accuracy" in record["training"]["diagnostics"]
     results = json.loads((out / "results.json").read_text())
-    assert set(results) >= {"protocol", "conditions", "table", "ratios", "versions", "machine"}
+    assert set(results) >= {"protocol", "conditions", "table", "ratios", "diagnostics", "versions", "machine"}
+    assert set(results["diagnostics"]) == {"physnet head"} and "| head row (clean / degraded mean) |" in table
+    accuracy = results["diagnostics"]["physnet head"]["code_accuracy"]
+    assert accuracy == {"clean": record["diagnostics"]["clean"]["code_accuracy"],
+                        "degraded": record["diagnostics"]["noise@1"]["code_accuracy"]}
     assert set(results["table"]) == {"pos", "physnet bare", "physnet head"}
     assert set(results["ratios"]["physnet head"]) == {"degraded", "clean"}, "no bare_long row in the toy"
     assert (out / "mae_vs_severity_physnet.png").stat().st_size > 5_000

@@ -68,6 +68,32 @@ def _ratio(value: float, reference: float) -> float:
     return 1.0 if value == 0 else math.inf
 
 
+DIAGNOSED = ("code_accuracy", "predicted_perplexity", "label_perplexity", "oracle_mae", "continuous_mae")
+"""The head's code diagnostics summarised per row: does the query find the label's code, how many codes it
+uses, what decoding the right codes (oracle) and the unquantised queries (continuous) would give."""
+
+
+def diagnostics_summary(records: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
+    """row -> figure -> {"clean", "degraded"}: the clean value and the mean over degraded conditions, each
+    averaged over the row's seeds (head rows only; their cells record diagnostics per condition)."""
+    per_row: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for record in records:
+        diagnostics = record.get("diagnostics") or {}
+        if not diagnostics:
+            continue
+        row = per_row.setdefault(row_name(record["cell"]), {})
+        for figure in DIAGNOSED:
+            degraded = [values[figure] for condition, values in diagnostics.items()
+                        if parse_condition(condition) is not None and figure in values]
+            entry = row.setdefault(figure, {"clean": [], "degraded": []})
+            if figure in diagnostics.get(CLEAN, {}):
+                entry["clean"].append(diagnostics[CLEAN][figure])
+            if degraded:
+                entry["degraded"].append(float(np.mean(degraded)))
+    return {row: {figure: {part: float(np.mean(values)) if values else math.nan for part, values in parts.items()}
+                  for figure, parts in figures.items()} for row, figures in per_row.items()}
+
+
 def markdown(results: dict) -> str:
     """The Markdown table of `results` (what `write_results` saved): rows × conditions, then the ratios."""
     table, conditions = results["table"], results["conditions"]
@@ -81,6 +107,12 @@ def markdown(results: dict) -> str:
                   "|---|---:|---:|---:|"]
         lines += [f"| {row} | {ratio['degraded']:.2f} | {ratio['clean']:.2f} | "
                   f"{_figure_or_dash(ratio.get('degraded_vs_long'))} |" for row, ratio in results["ratios"].items()]
+    if results.get("diagnostics"):
+        lines += ["", "| head row (clean / degraded mean) | code accuracy | predicted perplexity | label perplexity "
+                  "| oracle MAE | continuous-query MAE |", "|---|---:|---:|---:|---:|---:|"]
+        for row, figures in results["diagnostics"].items():
+            lines.append(f"| {row} | " + " | ".join(f"{figures[name]['clean']:.3g} / {figures[name]['degraded']:.3g}"
+                                                    if name in figures else "–" for name in DIAGNOSED) + " |")
     return "\n".join(lines)
 
 
@@ -97,9 +129,10 @@ def _figure(entry: dict | None) -> str:
 
 
 def summarise(out: Path, protocol_record: dict, conditions: list[str], provenance: dict) -> dict:
-    table = aggregate(load_cells(out))
+    records = load_cells(out)
+    table = aggregate(records)
     return {"protocol": protocol_record, "conditions": conditions, "table": table, "ratios": head_ratios(table),
-            **provenance}
+            "diagnostics": diagnostics_summary(records), **provenance}
 
 
 def write_results(out: Path, results: dict) -> None:
