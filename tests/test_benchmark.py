@@ -174,3 +174,18 @@ def test_the_mild_protocol_degrades_the_training_videos_only_and_each_test_set_b
     assert [(spec.name, spec.low, spec.high) for spec in dataset_config(mild, "physnet", "test", "noise@1").degradations] \
         == [("noise", 1.0, 1.0)]
     assert dataset_config(PRESETS["cpu"], "physnet", "train").degradations == ()
+
+
+@pytest.mark.parametrize("network", ["deepphys", "efficientphys", "physformer", "physnet", "sspd"])
+def test_every_network_is_built_for_the_cpu_protocol_and_reads_its_clip_size(network):
+    from codephys_plugin.adapters import adapter_for
+    from codephys_plugin.benchmark.cells import build_network
+    from codephys_plugin.benchmark.cli import PRESETS
+
+    protocol = PRESETS["cpu"]
+    adapter = adapter_for(build_network(network, protocol))
+    size = protocol.size_of(network)
+    assert size == (128 if network in ("physformer", "sspd") else protocol.frame_size)
+    frames = torch.rand(1, protocol.chunk_length + 1, 3, size, size) * 255
+    with torch.no_grad():
+        assert adapter.rppg(adapter.prepare(frames)).shape == (1, protocol.chunk_length)
