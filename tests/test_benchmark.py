@@ -93,6 +93,7 @@ def test_the_table_gives_mean_and_spread_over_seeds_and_the_head_over_bare_ratio
     text = markdown({"table": table, "conditions": ["clean", "noise@1"], "ratios": ratios})
     assert "| physnet bare | 2.00 ± 1.41 | 12.00 ± 2.83 | 12.00 |" in text
     assert "| physnet head | 0.50 | 1.00 | – |" in text
+    assert "| physnet bare | 2.00 ± 1.41 | 12.00 | 12.00 |" in text, "the per-severity summary"
     with_long = aggregate([*records, record("bare_long", 0, 1.0, 8.0), record("bare_long", 1, 1.0, 4.0)])
     assert head_ratios(with_long)["physnet head"]["degraded_vs_long"] == pytest.approx(1.0)
     exact = aggregate([record("bare", 0, 0.0, 10.0), record("head", 0, 0.0, 5.0), record("head_noquant", 0, 0.5, 5.0)])

@@ -46,6 +46,13 @@ def degraded_mean(row: dict[str, dict[str, float]]) -> float:
     return float(np.mean(degraded)) if degraded else math.nan
 
 
+def severity_mean(row: dict[str, dict[str, float]], severity: float) -> float:
+    """The mean MAE over the degradations at one severity."""
+    values = [entry["mean"] for condition, entry in row.items()
+              if (parsed := parse_condition(condition)) is not None and parsed[1] == severity]
+    return float(np.mean(values)) if values else math.nan
+
+
 def head_ratios(table: dict) -> dict[str, dict[str, float]]:
     """Per head row: its degraded-mean and clean MAE over its network's bare row's (< 1: the head is better),
     and its degraded mean over the matched-budget bare row's where that was run."""
@@ -102,6 +109,13 @@ def markdown(results: dict) -> str:
     for row, entries in table.items():
         cells = [_figure(entries.get(condition)) for condition in conditions]
         lines.append(f"| {row} | " + " | ".join(cells) + f" | {degraded_mean(entries):.2f} |")
+    severities = sorted({parsed[1] for parsed in map(parse_condition, conditions) if parsed is not None})
+    lines += ["", "| method | clean | " + " | ".join(f"mean at severity {value:g}" for value in severities)
+              + " | degraded mean |", "|---|" + "---:|" * (len(severities) + 2)]
+    for row, entries in table.items():
+        at = [severity_mean(entries, value) for value in severities]
+        lines.append(f"| {row} | {_figure(entries.get(CLEAN))} | " + " | ".join(f"{value:.2f}" for value in at)
+                     + f" | {degraded_mean(entries):.2f} |")
     if results["ratios"]:
         lines += ["", "| head row | degraded MAE / bare | clean MAE / bare | degraded MAE / bare_long |",
                   "|---|---:|---:|---:|"]
