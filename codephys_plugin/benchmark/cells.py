@@ -18,7 +18,8 @@ from codephys_plugin._json import strict_json
 from codephys_plugin.adapters import adapter_for, load_checkpoint  # importing them registers the networks with timm
 from codephys_plugin.baselines import BASELINES, rgb_trace
 from codephys_plugin.benchmark import datasets
-from codephys_plugin.benchmark.protocol import BARE_ROWS, CLASSIC, HEAD_ABLATIONS, PRETRAINED, Protocol, architecture
+from codephys_plugin.benchmark.protocol import (BARE_ROWS, CLASSIC, HEAD_ABLATIONS, HEAD_ROWS, PRETRAINED, Protocol,
+                                                architecture)
 from codephys_plugin.bundle import Bundle
 from codephys_plugin.code_query_head import CodeQueryHead
 from codephys_plugin.data.clip_sets import ClipSet
@@ -47,7 +48,7 @@ def cells(protocol: Protocol) -> list[Cell]:
     """Every cell of the protocol, each bare row before the head rows that start from its weights."""
     found = [Cell(None, method, None) for method in protocol.methods if method in CLASSIC]
     trained = [method for method in protocol.methods if method not in CLASSIC]
-    if any(method != "bare" for method in trained) and "bare" not in trained:
+    if any(method in HEAD_ROWS for method in trained) and "bare" not in trained:
         trained.insert(0, "bare")
     for network in protocol.networks:
         if network in PRETRAINED and "bare" in trained:
@@ -126,8 +127,7 @@ def _train(cell: Cell, protocol: Protocol, work: Path, bundle: Bundle | None, de
     network = build_network(cell.network, protocol, weights).to(device)
     published = cell.network in PRETRAINED
     if cell.method == "bare" and published:
-        adapter = adapter_for(network)
-        return (lambda clips: (evaluate_own_head(adapter, clips).summary(), {})), {}
+        return _own_head_evaluation(adapter_for(network)), {}
     train = datasets.clips(work, protocol, cell.network, "train")
     val = datasets.clips(work, protocol, cell.network, "val")
     best = weights_path(work, cell)
@@ -137,7 +137,7 @@ def _train(cell: Cell, protocol: Protocol, work: Path, bundle: Bundle | None, de
         config = OwnHeadConfig(epochs=epochs, seed=cell.seed, best=best)
         history = train_own_head(adapter, train, val, config, on_epoch=_print_epoch(cell))
         load_checkpoint(adapter.model, best)
-        return (lambda clips: (evaluate_own_head(adapter, clips).summary(), {})), _training_record(history)
+        return _own_head_evaluation(adapter), _training_record(history)
     if not published:
         load_checkpoint(network, _bare_weights(work, cell))
     head = CodeQueryHead(network, codebook=bundle, ablation=HEAD_ABLATIONS[cell.method],
@@ -154,6 +154,11 @@ def _train(cell: Cell, protocol: Protocol, work: Path, bundle: Bundle | None, de
         return validation.report.summary(), validation.diagnostics
 
     return evaluate, _training_record(history)
+
+
+def _own_head_evaluation(adapter):
+    """The bare network's per-video metrics on clips (it has no code diagnostics)."""
+    return lambda clips: (evaluate_own_head(adapter, clips).summary(), {})
 
 
 def _bare_weights(work: Path, cell: Cell) -> Path:

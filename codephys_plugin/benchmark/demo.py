@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from codephys_plugin.benchmark.cli import default_codebook, run_benchmark
+from codephys_plugin.benchmark.plots import figure_path
 from codephys_plugin.benchmark.protocol import Protocol
 
 DEMO = Protocol(networks=("physnet",), methods=("pos", "bare", "head"),
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nHR MAE (bpm) on {DEMO.test_subjects} held-out subjects, clean and at severity 1 "
           f"({time.perf_counter() - started:.0f} s):\n")
     print(table)
-    print(f"\nfigure: {args.out / 'mae_vs_severity_physnet.png'}; cells and table: {args.out}")
+    print(f"\nfigure: {figure_path(args.out, 'physnet')}; cells and table: {args.out}")
     return 0
 
 

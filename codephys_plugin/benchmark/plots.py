@@ -15,11 +15,16 @@ def network_figures(results: dict, out: Path) -> list[Path]:
     written = []
     for network in networks:
         main = [*CLASSIC, *(f"{network} {method}" for method in MAIN_METHODS if method not in CLASSIC)]
-        written.append(plot_results(results, out / f"mae_vs_severity_{network}.png", main, network))
+        written.append(plot_results(results, figure_path(out, network), main, network))
         ablations = [f"{network} {method}" for method in ("bare", "head", *TABLE_V)]
-        if any(row in results["table"] for row in ablations[3:]):
+        if any(f"{network} {method}" in results["table"] for method in TABLE_V if method not in MAIN_METHODS):
             written.append(plot_results(results, out / f"ablations_{network}.png", ablations, f"{network}: Table V"))
     return written
+
+
+def figure_path(out: Path, network: str) -> Path:
+    """Where a network's main figure is written."""
+    return out / f"mae_vs_severity_{network}.png"
 
 
 def plot_results(results: dict, path: Path, rows: list[str], title: str) -> Path:

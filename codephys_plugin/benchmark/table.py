@@ -40,16 +40,11 @@ def _mean_spread(numbers: list[float]) -> dict[str, float]:
             "seeds": int(array.size)}
 
 
-def degraded_mean(row: dict[str, dict[str, float]]) -> float:
-    """The mean MAE over every degraded condition (the goal's 'averaged over degradations')."""
-    degraded = [entry["mean"] for condition, entry in row.items() if parse_condition(condition) is not None]
-    return float(np.mean(degraded)) if degraded else math.nan
-
-
-def severity_mean(row: dict[str, dict[str, float]], severity: float) -> float:
-    """The mean MAE over the degradations at one severity."""
+def degraded_mean(row: dict[str, dict[str, float]], severity: float | None = None) -> float:
+    """The mean MAE over every degraded condition (the goal's 'averaged over degradations'), or over the
+    degradations at one `severity`."""
     values = [entry["mean"] for condition, entry in row.items()
-              if (parsed := parse_condition(condition)) is not None and parsed[1] == severity]
+              if (parsed := parse_condition(condition)) is not None and severity in (None, parsed[1])]
     return float(np.mean(values)) if values else math.nan
 
 
@@ -113,7 +108,7 @@ def markdown(results: dict) -> str:
     lines += ["", "| method | clean | " + " | ".join(f"mean at severity {value:g}" for value in severities)
               + " | degraded mean |", "|---|" + "---:|" * (len(severities) + 2)]
     for row, entries in table.items():
-        at = [severity_mean(entries, value) for value in severities]
+        at = [degraded_mean(entries, value) for value in severities]
         lines.append(f"| {row} | {_figure(entries.get(CLEAN))} | " + " | ".join(f"{value:.2f}" for value in at)
                      + f" | {degraded_mean(entries):.2f} |")
     if results["ratios"]:
