@@ -24,6 +24,8 @@ class Adapter(nn.Module):
     time_stride: int = 1
     frame_size: int | None = None
     """The frame height and width the network is built for; None when it takes any size."""
+    steps_multiple: int = 1
+    """The t of every clip must be a multiple of this (EfficientPhys: its frame_depth)."""
 
     @property
     def feature_channels(self) -> int:
@@ -35,7 +37,10 @@ class Adapter(nn.Module):
         self.model = model
 
     def prepare(self, frames: torch.Tensor) -> torch.Tensor:
-        """'b (t+1) c h w' raw RGB frames (pixel units) -> the network input with t steps, `input_layout`."""
+        """'b (t+1) c h w' raw RGB frames (pixel units) -> the network input with t steps, `input_layout`.
+
+        The network adapters also take NumPy frames as video readers give them, '(t+1) h w c' uint8 (one
+        clip) or 'b (t+1) h w c' (see `input_recipes.check_frames`)."""
         raise NotImplementedError
 
     def from_prepared(self, clips: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ from einops import rearrange
 from codephys_plugin._checks import check_tensor
 from codephys_plugin.adapters.base import Adapter
 from codephys_plugin.adapters.feature_map import FeatureMap
-from codephys_plugin.adapters.input_recipes import diff_normalized, standardized
+from codephys_plugin.adapters.input_recipes import check_frames, diff_normalized, standardized
 from codephys_plugin.adapters.networks.deepphys import HEAD_MODULES, deepphys_features, dense_head, img_size_of
 from codephys_plugin.adapters.networks.efficientphys import efficientphys_features_from_diffs, frame_depth_of
 
@@ -52,6 +52,7 @@ class DeepPhysAdapter(PerFrameAdapter):
 
     def prepare(self, frames: torch.Tensor) -> torch.Tensor:
         """'b (t+1) 3 h w' -> 'b t 6 h w': frame j's appearance channels go with the difference (j, j+1)."""
+        frames = check_frames(frames)
         return torch.cat([diff_normalized(frames), standardized(frames[:, :-1])], dim=2)
 
     def from_prepared(self, clips: torch.Tensor) -> torch.Tensor:
@@ -72,6 +73,10 @@ class EfficientPhysAdapter(PerFrameAdapter):
     network's frame_depth so that no temporal-shift segment straddles two clips.
     """
 
+    @property
+    def steps_multiple(self) -> int:
+        return frame_depth_of(self.model)
+
     def prepare(self, frames: torch.Tensor) -> torch.Tensor:
         """'b (t+1) 3 h w' -> 'b (t+1) 3 h w' z-scored per clip; the network differences them itself."""
         return standardized(frames)
@@ -85,9 +90,10 @@ class EfficientPhysAdapter(PerFrameAdapter):
         check_tensor(inputs, "EfficientPhys inputs", "b t c h w", sizes={"c": 3})
         steps, depth = inputs.shape[1] - 1, frame_depth_of(self.model)
         if steps < 1 or steps % depth:
+            below, above = depth * max(1, steps // depth), depth * (steps // depth + 1)
             raise ValueError(
                 f"EfficientPhys inputs: got {inputs.shape[1]} frames per clip; expected t+1 frames with t a "
-                f"multiple of frame_depth={depth} (e.g. {depth * max(1, steps // depth) + 1})"
+                f"multiple of frame_depth={depth} (e.g. {below + 1} or {above + 1})"
             )
         diffs = torch.diff(inputs, dim=1).flatten(0, 1)
         return efficientphys_features_from_diffs(self.model, diffs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 import torch
 
@@ -69,6 +71,25 @@ def check_signal(x: object, name: str, *, min_length: int = 1) -> np.ndarray:
         bad = np.flatnonzero(~np.isfinite(array))
         raise ValueError(f"{name}: {bad.size} non-finite sample(s) (NaN or Inf), first at index {bad[0]}")
     return array
+
+
+def per_signal(signals: object, name: str, fn: Callable[[np.ndarray, str], Any], *, min_length: int = 1) -> Any:
+    """Apply `fn(signal, name)` to each 't' signal of ``(... t)`` `signals` (NumPy or torch), each checked by
+    `check_signal` under a name that says which one (``name[1, 0]``). One 't' signal gives `fn`'s result
+    as it is; a batch gives the results stacked to ``(...)`` (scalars) or ``(... t')`` (arrays)."""
+    if isinstance(signals, torch.Tensor):
+        signals = signals.detach().cpu().numpy()
+    if np.iscomplexobj(signals):
+        raise ValueError(f"{name}: expected a real signal, got complex values (take .real or np.abs first)")
+    array = np.asarray(signals, dtype=np.float64)
+    if array.ndim == 1:
+        return fn(check_signal(array, name, min_length=min_length), name)
+    if array.ndim == 0 or 0 in array.shape[:-1]:
+        raise ValueError(f"{name}: expected signals (... t), got shape {array.shape}")
+    results = [fn(check_signal(array[index], f"{name}{list(index)}", min_length=min_length), f"{name}{list(index)}")
+               for index in np.ndindex(*array.shape[:-1])]
+    stacked = np.asarray(results)
+    return stacked.reshape(*array.shape[:-1], *stacked.shape[1:])
 
 
 def check_sampling_rate(fs: object, name: str = "fs") -> float:

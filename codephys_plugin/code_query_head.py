@@ -173,6 +173,7 @@ class CodeQueryHead(nn.Module):
         window = bundle.config.window
         self.windows = TimeWindows(window=window, hop=window_hop) if window_hop else TimeWindows.half_overlapping(window)
         self.adapter: Adapter = adapter_for(backbone)
+        self.windows.check_steps_multiple(self.adapter.steps_multiple, type(self.adapter.model).__name__)
         prior = bundle.model if ablation.stage1 else SignalAutoencoder(bundle.config.autoencoder)
         dim = prior.config.coder.dim
         channels, spatial = self.adapter.feature_channels, self.adapter.has_spatial

@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="share of recordings (by subject where known) held out when --val is not given (default: 0.2)")
     windows = parser.add_argument_group("processing")
     windows.add_argument("--target-fs", type=positive_float, default=30.0, help="model rate, the video rate (default: 30)")
-    windows.add_argument("--window", type=window_length, default=160, help="window length T in samples, multiple of 4 (default: 160)")
+    windows.add_argument("--window", type=window_length, default=160, help="window length T in samples, a multiple of 4 and, for an EfficientPhys "
+                         "head, of its frame_depth (frame_depth 10: 20, 40, … 160) (default: 160)")
     windows.add_argument("--hop", type=positive_int, default=40, help="hop between training windows (default: 40)")
     windows.add_argument("--band", type=positive_float, nargs=2, metavar=("LOW", "HIGH"),
                          help="band-pass edges in Hz, below --target-fs/2; keep the pulse harmonics "

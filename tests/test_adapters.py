@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -176,6 +177,28 @@ def test_frames_are_validated():
     bad[0, 3, 1, 5, 5] = float("nan")
     with pytest.raises(ValueError, match="non-finite"):
         adapter.prepare(bad)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_prepare_takes_numpy_frames_as_video_readers_give_them(name):
+    _, adapter, _ = small_case(name)
+    frames = raw_frames(SMALL_STEPS.get(name, 8), CASES[name].size, batch=1).round().to(torch.uint8)
+    channels_last = frames[0].permute(0, 2, 3, 1).numpy()
+    expected = adapter.prepare(frames)
+    assert torch.equal(adapter.prepare(channels_last), expected)
+    assert torch.equal(adapter.prepare(channels_last[None]), expected)
+
+
+def test_numpy_frames_in_another_layout_are_refused_with_the_layouts():
+    adapter = adapter_for(PhysNet(frames=8))
+    with pytest.raises(ValueError, match=r"'t h w c' or 'b t h w c' with c = 3, got shape \(9, 3, 72, 72\)"):
+        adapter.prepare(np.zeros((9, 3, 72, 72), dtype=np.uint8))
+
+
+def test_physnet_fed_another_length_than_it_was_built_for_says_how_to_build_it():
+    adapter = adapter_for(PhysNet(frames=16))
+    with pytest.raises(ValueError, match=r"built with frames=16 but given T=8.*PhysNet\(frames=8\).*same checkpoint loads"):
+        adapter.rppg(adapter.prepare(raw_frames(8, 72, batch=1)))
 
 
 def test_recipes_give_the_input_each_network_was_trained_on():

@@ -192,6 +192,14 @@ def test_long_clips_are_windowed_inside_the_head_and_equal_the_windows_overlap_a
     assert torch.equal(head.label_codes(label), torch.cat(per_window.split(2), dim=1))
 
 
+def test_efficientphys_with_a_window_its_frame_depth_does_not_divide_is_refused_up_front():
+    """frame_depth 10 and a 32-sample window: no clip of one window exists; the error says the valid windows."""
+    with pytest.raises(ValueError, match=r"EfficientPhys takes clips of a multiple of 10 steps, but the codebook's "
+                                         r"window is 32 samples.*\(20, 40, 60, …\).*--window 40.*1, 2, 4, 8, 16, 32"):
+        CodeQueryHead(EfficientPhys(img_size=72, frame_depth=10), codebook=small_bundle(window=32))
+    assert CodeQueryHead(EfficientPhys(img_size=72, frame_depth=4), codebook=small_bundle(window=32))
+
+
 def test_window_hops_that_break_the_token_grid_are_refused():
     with pytest.raises(ValueError, match="hop must be a multiple of 4"):
         CodeQueryHead(SignalAdapter(PerFrameNet()), codebook=small_bundle(), window_hop=6)

@@ -69,6 +69,36 @@ def test_hr_fft_respects_the_band_edges():
     assert hr_fft(x, FS, low=0.6, high=5.0) == pytest.approx(240.0, abs=2)
 
 
+def test_the_interpolated_peak_is_not_quantised_to_the_fft_bins():
+    """10-s windows at 30 Hz: the toolbox's nfft of 512 has bins 3.5 bpm apart."""
+    toolbox_bins = {"resolution_bpm": 1e4}
+    bin_bpm = 60.0 * FS / 512
+    rates = np.linspace(50.0, 50.0 + bin_bpm, 12)
+    window = [sine(bpm / 60.0, seconds=10.0, phase=0.7) for bpm in rates]
+    plain = np.array([hr_fft(x, FS, **toolbox_bins) for x in window]) - rates
+    refined = np.array([hr_fft(x, FS, interpolate=True, **toolbox_bins) for x in window]) - rates
+    assert np.abs(plain).max() > 0.4 * bin_bpm
+    assert np.abs(refined).max() < 0.5
+    rng = np.random.default_rng(4)
+    noisy = sine(1.37, seconds=10.0) + 0.5 * rng.normal(size=300)
+    assert hr_fft(noisy, FS, interpolate=True) == pytest.approx(82.2, abs=1.0)
+
+
+def test_hr_fft_and_prepare_for_hr_take_batches_of_signals():
+    import torch
+
+    batch = np.stack([sine(1.0), sine(1.5), sine(2.0)]).reshape(3, 1, -1)
+    np.testing.assert_allclose(hr_fft(batch, FS), [[60.0], [90.0], [120.0]], atol=1.0)
+    assert isinstance(hr_fft(batch[0, 0], FS), float)
+    prepared = prepare_for_hr(torch.tensor(batch[:, 0], requires_grad=True), FS)
+    assert prepared.shape == (3, batch.shape[-1])
+    np.testing.assert_allclose(prepared[1], prepare_for_hr(batch[1, 0], FS))
+    with pytest.raises(ValueError, match=r"hr_fft signal\[1\]: the signal is flat"):
+        hr_fft(np.stack([sine(1.0), np.zeros(600)]), FS)
+    with pytest.raises(ValueError, match=r"expected signals \(\.\.\. t\)"):
+        hr_fft(np.zeros((0, 600)), FS)
+
+
 def test_snr_is_high_for_a_clean_pulse_and_low_for_noise():
     rng = np.random.default_rng(1)
     clean = sine(1.2)
@@ -131,7 +161,7 @@ def test_hr_metrics_pearson_is_nan_when_undefined():
         (lambda: detrend(np.array([np.inf, 1.0, 2.0])), "NaN or Inf"),
         (lambda: hr_fft(np.ones(300), FS), "flat"),
         (lambda: hr_fft(np.array([1.0]), FS), "at least 2"),
-        (lambda: hr_fft(np.ones((2, 300)), FS), "1-D"),
+        (lambda: hr_fft(np.float64(3.0), FS), r"expected signals \(\.\.\. t\)"),
         (lambda: hr_fft(np.r_[sine(1.0), np.nan], FS), "non-finite"),
         (lambda: hr_peaks(np.linspace(0, 1, 100), FS), "peak"),
         (lambda: snr_db(sine(1.0), -5.0, FS), "reference HR"),

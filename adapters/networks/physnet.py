@@ -58,7 +58,8 @@ def physnet_head(net: nn.Module, features: torch.Tensor) -> torch.Tensor:
     if pooled_length != frames:
         raise ValueError(
             f"PhysNet head: built with frames={pooled_length} but given T={frames}; its poolspa would resample "
-            "time (build it with frames=T, or use an adapter, which averages space without resampling)"
+            f"time. Build it with PhysNet(frames={frames}) (frames sets no weight, so the same checkpoint loads), "
+            f"or give clips of {pooled_length} frames"
         )
     return net.ConvBlock10(net.poolspa(features)).flatten(1)
 

@@ -9,6 +9,7 @@ are multiples of `hop` plus one final window flush with the clip's end.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -37,6 +38,21 @@ class TimeWindows:
     def half_overlapping(cls, window: int) -> TimeWindows:
         """The default: a hop of half the window, rounded down to the token stride."""
         return cls(window=window, hop=max(TOKEN_STRIDE, window // 2 // TOKEN_STRIDE * TOKEN_STRIDE))
+
+    def check_steps_multiple(self, multiple: int, backbone: str) -> None:
+        """A backbone that takes clips of a multiple of `multiple` steps only (EfficientPhys: its frame_depth)
+        needs a window that is one too, or no clip of one window exists; refused up front with the choices."""
+        if self.window % multiple == 0:
+            return
+        step = math.lcm(TOKEN_STRIDE, multiple)
+        divisors = [d for d in range(1, self.window + 1) if self.window % d == 0]
+        raise ValueError(
+            f"{backbone} takes clips of a multiple of {multiple} steps, but the codebook's window is {self.window} "
+            f"samples: a window must be a multiple of {TOKEN_STRIDE} and of {multiple} "
+            f"({', '.join(str(step * k) for k in range(1, 4))}, …); pretrain one with `codephys-pretrain --window "
+            f"{step * max(1, round(self.window / step))}`, or build {backbone} with a step multiple (EfficientPhys: "
+            f"frame_depth) dividing {self.window}: {', '.join(map(str, divisors))}"
+        )
 
     def starts(self, length: int) -> list[int]:
         """First sample of each window over a clip of `length` samples."""

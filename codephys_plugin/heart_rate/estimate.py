@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import scipy.optimize
 import scipy.signal
 
-from codephys_plugin._checks import check_band, check_sampling_rate, check_signal
+from codephys_plugin._checks import check_band, check_sampling_rate, check_signal, per_signal
 from codephys_plugin.rppg.filters import DEFAULT_HIGH_HZ, DEFAULT_LOW_HZ, bandpass, detrend, integrate
 
 SNR_HALF_WIDTH_HZ = 0.1
@@ -62,25 +63,51 @@ def hr_fft(
     low: float = DEFAULT_LOW_HZ,
     high: float = DEFAULT_HIGH_HZ,
     resolution_bpm: float = RESOLUTION_BPM,
-) -> float:
-    """HR in bpm: the periodogram peak within ``[low, high]`` Hz, zero-padded to a power-of-two nfft
-    whose bins are at most `resolution_bpm` apart (never fewer than the toolbox's next power of two ≥ t)."""
-    x = check_signal(signal, "hr_fft signal", min_length=2)
+    interpolate: bool = False,
+) -> float | np.ndarray:
+    """HR in bpm of ``(... t)`` signals (a float for one 't' signal, else an array ``(...)``): the periodogram
+    peak within ``[low, high]`` Hz, zero-padded to a power-of-two nfft whose bins are at most
+    `resolution_bpm` apart (never fewer than the toolbox's next power of two ≥ t).
+
+    `interpolate` refines the peak between bins by maximising the window's continuous spectrum (its DTFT,
+    which the zero-padded FFT samples) within one bin of it, so the HR is not quantised to the bins."""
     fs = check_sampling_rate(fs)
     low, high = check_band(low, high, fs)
     if not (math.isfinite(resolution_bpm) and resolution_bpm > 0):
         raise ValueError(f"hr_fft: resolution_bpm must be a positive number of bpm, got {resolution_bpm}")
-    check_hr_window(x.size, fs, low, name="hr_fft signal")
+    return per_signal(signal, "hr_fft signal", lambda x, name: _hr_fft(x, fs, low, high, resolution_bpm,
+                                                                       interpolate, name), min_length=2)
+
+
+def _hr_fft(x: np.ndarray, fs: float, low: float, high: float, resolution_bpm: float, interpolate: bool,
+            name: str) -> float:
+    check_hr_window(x.size, fs, low, name=name)
     if np.ptp(x) == 0:
-        raise ValueError("hr_fft: the signal is flat; it has no heart rate")
+        raise ValueError(f"{name}: the signal is flat; it has no heart rate")
     nfft = max(_next_pow2(x.size), _next_pow2(math.ceil(60.0 * fs / resolution_bpm)))
     freqs, power = _periodogram(x, fs, nfft)
     band = (freqs >= low) & (freqs <= high)
     if not band.any():
-        raise ValueError(f"hr_fft: no frequency bin in [{low}, {high}] Hz for {x.size} samples at {fs} Hz")
+        raise ValueError(f"{name}: no frequency bin in [{low}, {high}] Hz for {x.size} samples at {fs} Hz")
     if not np.any(power[band] > 0):
-        raise ValueError(f"hr_fft: the signal has no power in [{low}, {high}] Hz")
-    return float(freqs[band][np.argmax(power[band])] * 60.0)
+        raise ValueError(f"{name}: the signal has no power in [{low}, {high}] Hz")
+    peak = float(freqs[band][np.argmax(power[band])])
+    if interpolate:
+        peak = _continuous_peak(x, fs, peak, fs / nfft, low, high)
+    return peak * 60.0
+
+
+def _continuous_peak(x: np.ndarray, fs: float, peak: float, bin_hz: float, low: float, high: float) -> float:
+    """The frequency (Hz) within one bin of `peak` and inside the band where |DTFT(x)|² is largest."""
+    times = np.arange(x.size) / fs
+
+    def negative_power(frequency: float) -> float:
+        return -abs(np.dot(x, np.exp(-2j * np.pi * frequency * times))) ** 2
+
+    bounds = (max(low, peak - bin_hz), min(high, peak + bin_hz))
+    found = scipy.optimize.minimize_scalar(negative_power, bounds=bounds, method="bounded",
+                                           options={"xatol": 1e-5})
+    return float(found.x) if negative_power(found.x) <= negative_power(peak) else peak
 
 
 def hr_peaks(signal: object, fs: float, *, min_distance_s: float | None = None) -> float:
@@ -156,12 +183,13 @@ def prepare_for_hr(
     low: float = DEFAULT_LOW_HZ,
     high: float = DEFAULT_HIGH_HZ,
 ) -> np.ndarray:
-    """The toolbox's per-window post-processing: integrate (DiffNormalized only), detrend (λ=100),
-    1st-order Butterworth band-pass."""
-    x = check_signal(signal, "signal", min_length=MIN_WINDOW_SAMPLES + 1)
-    if diff_normalized:
-        x = integrate(x)
-    return bandpass(detrend(x), fs, low=low, high=high)
+    """The toolbox's per-window post-processing of ``(... t)`` signals, each on its own: integrate
+    (DiffNormalized only), detrend (λ=100), 1st-order Butterworth band-pass. Returns ``(... t)``."""
+
+    def prepare(x: np.ndarray, name: str) -> np.ndarray:
+        return bandpass(detrend(integrate(x) if diff_normalized else x), fs, low=low, high=high)
+
+    return per_signal(signal, "signal", prepare, min_length=MIN_WINDOW_SAMPLES + 1)
 
 
 def evaluate_window(
