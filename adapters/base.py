@@ -26,6 +26,8 @@ class Adapter(nn.Module):
     """The frame height and width the network is built for; None when it takes any size."""
     steps_multiple: int = 1
     """The t of every clip must be a multiple of this (EfficientPhys: its frame_depth)."""
+    rppg_steps: int | None = None
+    """The t its own head (`rppg`) is built for (PhysNet: its `frames`); None when it takes any."""
 
     @property
     def feature_channels(self) -> int:

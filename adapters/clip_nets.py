@@ -82,6 +82,10 @@ class PhysNetAdapter(ClipAdapter):
     def feature_channels(self) -> int:
         return self.model.upsample2[0].out_channels
 
+    @property
+    def rppg_steps(self) -> int:
+        return self.model.poolspa.output_size[0]
+
     def forward(self, inputs: torch.Tensor) -> FeatureMap:
         return FeatureMap.from_spatial(physnet_encode(self.model, inputs)[0], layer="upsample2")
 

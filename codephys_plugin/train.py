@@ -16,17 +16,11 @@ validated with the rPPG-Toolbox's per-video protocol; the best epoch's head is k
 from __future__ import annotations
 
 import argparse
-import ast
 import dataclasses
-import importlib
-import os
 import sys
 from pathlib import Path
-from typing import Callable
 
-import timm
 import torch
-from torch import nn
 
 import codephys_plugin.adapters  # noqa: F401  (registers the networks with timm)
 from codephys_plugin._atomic import check_writable
@@ -38,7 +32,8 @@ from codephys_plugin._cli_types import (
     positive_int,
 )
 from codephys_plugin._json import format_undefined
-from codephys_plugin.adapters.checkpoint import CheckpointError, load_checkpoint
+from codephys_plugin.backbone_spec import add_backbone_options, load_backbone
+from codephys_plugin.adapters.checkpoint import CheckpointError
 from codephys_plugin.bundle import load_bundle
 from codephys_plugin.code_query_head import PAPER_CODE_TEMPERATURE, Ablation, CodeQueryHead
 from codephys_plugin.data.clip_sets import ClipSet, split_by_video, synthetic_clips, toolbox_clips
@@ -52,8 +47,8 @@ from codephys_plugin.training.distributed import DistributedContext, run_in_proc
 from codephys_plugin.training.loss_shares import TERMS as LOSS_SHARE_TERMS
 from codephys_plugin.training.stage2 import Stage2EpochSummary, Stage2TrainingConfig, best_epoch, train_stage2
 
-OUR_MODELS = ("deepphys", "efficientphys", "physformer", "physnet", "sspd", "sspdl3")
 DEFAULT_FRAME_SIZE = 72
+"""Synthetic frame size for networks that take any size (the toolbox's 72 px)."""
 ABLATION_HELP = {
     "code_query": "decode the tokens directly: no quantisation, no code-level losses",
     "prior_branch": "no auxiliary prior branch (E_vf's tokens alone, no AdaIN)",
@@ -62,7 +57,6 @@ ABLATION_HELP = {
     "stage1": "a random codebook and decoder of the bundle's shapes instead of its weights (still frozen)",
 }
 """One switch per field of `Ablation`."""
-"""Synthetic frame size for networks that take any size (the toolbox's 72 px)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,10 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(prog, max_help_position=34),
     )
     model = parser.add_argument_group("network and codebook")
-    model.add_argument("--backbone", required=True, help="timm name (e.g. physnet) or module:Class")
-    model.add_argument("--backbone-arg", action="append", default=[], metavar="KEY=VALUE",
-                       help="constructor argument (a Python literal; repeat for several), e.g. frames=160")
-    model.add_argument("--checkpoint", type=Path, help="the backbone's trained weights (.pth or .safetensors), loaded strictly")
+    add_backbone_options(model)
     model.add_argument("--codebook", type=Path, required=True, help="Stage I bundle (codephys-pretrain's output)")
     model.add_argument("--freeze-backbone", action="store_true", help="keep the backbone fixed (default: fine-tune it)")
     model.add_argument("--grid", type=nonnegative_int, default=VideoEncoderConfig.grid,
@@ -166,49 +157,8 @@ def check_run_folder(parser: argparse.ArgumentParser, args: argparse.Namespace) 
                      "or --overwrite to replace it")
 
 
-def parse_backbone_args(items: list[str]) -> dict[str, object]:
-    """KEY=VALUE pairs; VALUE is read as a Python literal (160, 2.0, (4, 4, 4), True) or kept as text."""
-    kwargs = {}
-    for item in items:
-        key, separator, value = item.partition("=")
-        if not separator or not key.isidentifier():
-            raise ValueError(f"--backbone-arg {item!r}: expected KEY=VALUE with KEY a Python name")
-        try:
-            kwargs[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            kwargs[key] = value
-    return kwargs
-
-
-def build_backbone(spec: str, kwargs: dict[str, object]) -> nn.Module:
-    """A timm-registered name, or `module:Class` imported from the current directory or the environment."""
-    if ":" not in spec:
-        if spec not in timm.list_models():
-            raise ValueError(f"--backbone {spec!r}: no model of that name is registered with timm (ours: "
-                             f"{', '.join(OUR_MODELS)}); for your own class pass module:Class")
-        return _construct(spec, lambda: timm.create_model(spec, **kwargs), kwargs)
-    module_name, _, class_name = spec.partition(":")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    module = importlib.import_module(module_name)
-    if not hasattr(module, class_name):
-        raise ValueError(f"--backbone {spec!r}: module {module_name} has no attribute {class_name}")
-    return _construct(spec, lambda: getattr(module, class_name)(**kwargs), kwargs)
-
-
-def _construct(spec: str, build: Callable[[], nn.Module], kwargs: dict[str, object]) -> nn.Module:
-    """A constructor's TypeError (an unknown or missing argument) is the user's --backbone-arg."""
-    try:
-        return build()
-    except TypeError as error:
-        given = ", ".join(f"{key}={value!r}" for key, value in kwargs.items()) or "none"
-        raise ValueError(f"--backbone {spec}: its constructor refused the --backbone-arg values ({given}): {error}") from None
-
-
 def build_head(args: argparse.Namespace) -> CodeQueryHead:
-    backbone = build_backbone(args.backbone, parse_backbone_args(args.backbone_arg))
-    if args.checkpoint is not None:
-        load_checkpoint(backbone, args.checkpoint)
+    backbone = load_backbone(args)
     ablation = Ablation(**{name: not getattr(args, f"no_{name}") for name in ABLATION_HELP})
     return CodeQueryHead(backbone, codebook=load_bundle(args.codebook), ablation=ablation,
                          freeze_backbone=args.freeze_backbone, grid=args.grid or None,

@@ -87,22 +87,34 @@ def split_at_gaps(times: np.ndarray) -> list[slice]:
 
 
 def resample_segment(times: np.ndarray, values: np.ndarray, target_fs: float) -> np.ndarray:
-    """Uniform samples at `target_fs` over ``[times[0], times[-1]]``.
+    """Uniform samples ``(t' ...)`` at `target_fs` over ``[times[0], times[-1]]`` of values ``(t ...)``
+    (a signal, or frames: every trailing position is resampled on its own).
 
     Jittered samples are first interpolated onto a uniform grid at their own mean rate; when that
     rate is above the target, a zero-phase low-pass at 0.45 × target_fs removes what would alias.
     """
     duration = times[-1] - times[0]
     if times.size < 2 or duration <= 0:
-        return np.empty(0)
+        return np.empty((0, *np.shape(values)[1:]))
     native_fs = (times.size - 1) / duration
     native_grid = times[0] + np.arange(times.size) / native_fs
-    uniform = np.interp(native_grid, times, values)
-    if native_fs > target_fs and uniform.size > 27:
+    uniform = _interpolate(native_grid, times, np.asarray(values, dtype=np.float64))
+    if native_fs > target_fs and uniform.shape[0] > 27:
         sos = scipy.signal.butter(8, 0.45 * target_fs, btype="lowpass", fs=native_fs, output="sos")
-        uniform = scipy.signal.sosfiltfilt(sos, uniform)
+        uniform = scipy.signal.sosfiltfilt(sos, uniform, axis=0)
     target_grid = times[0] + np.arange(int(np.floor(duration * target_fs)) + 1) / target_fs
-    return np.interp(target_grid, native_grid, uniform)
+    return _interpolate(target_grid, native_grid, uniform)
+
+
+def _interpolate(grid: np.ndarray, times: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """`np.interp` along the first axis of ``(t ...)`` values (ends held)."""
+    if values.ndim == 1:
+        return np.interp(grid, times, values)
+    right = np.clip(np.searchsorted(times, grid, side="right"), 1, times.size - 1)
+    left = right - 1
+    weight = np.clip((grid - times[left]) / (times[right] - times[left]), 0.0, 1.0)
+    weight = weight.reshape(-1, *([1] * (values.ndim - 1)))
+    return (1 - weight) * values[left] + weight * values[right]
 
 
 def resample_on_times(times: np.ndarray, values: np.ndarray, target_fs: float) -> list[np.ndarray]:
