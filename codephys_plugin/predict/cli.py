@@ -25,17 +25,21 @@ import torch
 import codephys_plugin.adapters  # noqa: F401  (registers the networks with timm)
 from codephys_plugin._atomic import check_writable
 from codephys_plugin._cli_types import nonnegative_float, positive_float, positive_int
-from codephys_plugin.adapters import adapter_for
-from codephys_plugin.backbone_spec import add_backbone_options, load_backbone
-from codephys_plugin.bundle import load_bundle
-from codephys_plugin.code_query_head import CodeQueryHead
 from codephys_plugin.heart_rate.band_option import add_hr_band_option, checked_hr_band
 from codephys_plugin.predict.faces import Box, TrackingConfig, hog_detector
-from codephys_plugin.predict.pipeline import PredictConfig, VideoPrediction, predict_video
+from codephys_plugin.predict.pipeline import (
+    PredictConfig,
+    VideoPrediction,
+    predict_video,
+)
 from codephys_plugin.predict.readers import Reader, bare_reader, head_reader
 from codephys_plugin.predict.report import write_outputs
+from codephys_plugin.trained_models import (
+    add_model_options,
+    check_model_options,
+    load_models,
+)
 from codephys_plugin.training.batches import progress
-from codephys_plugin.training.head_weights import load_head_weights
 
 DEFAULT_SIZE = 72
 """Face-crop size for networks that take any size (the toolbox's 72 px)."""
@@ -55,11 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codephys-predict", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("video", type=Path, help="a video file (anything FFmpeg reads: .mp4, .avi, .mkv, ...)")
-    model = parser.add_argument_group("model")
-    add_backbone_options(model)
-    model.add_argument("--head", type=Path, help="a trained CodeQueryHead (codephys-train's best.safetensors)")
-    model.add_argument("--codebook", type=Path, help="the Stage I bundle the head was trained with")
-    model.add_argument("--compare", action="store_true", help="run the bare network (--checkpoint) and the head")
+    add_model_options(parser)
+    model = parser.add_argument_group("bare network")
     model.add_argument("--window", type=positive_int,
                        help="frames T per window of the bare network (default: the one its head is built "
                             "for, e.g. PhysNet's frames, else the head's window, else 160)")
@@ -67,18 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the bare network's frame rate (default: the codebook's with --head, else 30)")
     model.add_argument("--label-form", choices=["derivative", "waveform"], default="derivative",
                        help="what the bare network outputs (default: derivative, the toolbox's DiffNormalized)")
-    model.add_argument("--size", type=positive_int, help="face-crop size (default: the network's, else 72)")
-    model.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    model.add_argument("--batch-size", type=positive_int, default=4, help="windows per forward pass (default: 4)")
     face = parser.add_argument_group("face")
     face.add_argument("--roi", type=roi, help="a fixed face box x,y,w,h in pixels instead of the detector")
     face.add_argument("--detect-every", type=positive_int, default=30, help="frames between detections (default: 30)")
     face.add_argument("--max-face-gap", type=nonnegative_float, default=2.0,
                       help="seconds without a detected face bridged by interpolation (default: 2)")
+    face.add_argument("--size", type=positive_int, help="face-crop size (default: the network's, else 72)")
     rate = parser.add_argument_group("heart rate")
     rate.add_argument("--hr-window-s", type=positive_float, default=10.0, help="HR track window (default: 10)")
     rate.add_argument("--hr-step-s", type=positive_float, default=1.0, help="HR track step (default: 1)")
     rate.add_argument("--hop", type=positive_int, help="frames between model windows (default: half a window)")
+    rate.add_argument("--batch-size", type=positive_int, default=4, help="windows per forward pass (default: 4)")
     add_hr_band_option(rate)
     output = parser.add_argument_group("output")
     output.add_argument("--out", type=Path, help="output folder (default: VIDEO's name + _rppg beside it)")
@@ -86,38 +86,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_model_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    if args.head is not None and args.codebook is None:
-        parser.error("--head needs --codebook, the Stage I bundle it was trained with")
-    if args.compare and args.head is None:
-        parser.error("--compare runs the bare network and the head: give --head and --codebook")
-    if args.compare and args.checkpoint is None:
-        parser.error("--compare: give the bare network's --checkpoint (a bare network with random weights "
-                     "measures nothing)")
-
-
 def build_readers(args: argparse.Namespace) -> tuple[list[Reader], float, int]:
     """The readers asked for, the model rate and the crop size."""
+    models = load_models(args)
     readers, fs, window = [], args.fs or 30.0, args.window or 160
-    sized = None
-    if args.head is not None:
-        bundle = load_bundle(args.codebook)
-        head = CodeQueryHead(load_backbone(args), codebook=bundle, freeze_backbone=True)
-        load_head_weights(head, args.head)
-        head.to(args.device)
-        if args.fs is not None and abs(args.fs - bundle.config.fs) > 1e-6:
-            raise ValueError(f"--fs {args.fs:g}: the codebook was learned at {bundle.config.fs:g} Hz; the bare network "
+    if models.head is not None:
+        bundle_fs = models.head.config.fs
+        if args.fs is not None and abs(args.fs - bundle_fs) > 1e-6:
+            raise ValueError(f"--fs {args.fs:g}: the codebook was learned at {bundle_fs:g} Hz; the bare network "
                              "and the head run at the codebook's rate")
-        fs, window, sized = bundle.config.fs, args.window or bundle.config.window, head.adapter
-        readers.append(head_reader(head))
-    if args.head is None or args.compare:
-        adapter = adapter_for(load_backbone(args)).to(args.device)
-        sized, window = adapter, args.window or adapter.rppg_steps or window
-        readers.insert(0, bare_reader(adapter, window, derivative=args.label_form == "derivative"))
+        fs, window = bundle_fs, args.window or models.head.config.window
+        readers.append(head_reader(models.head))
+    if models.bare is not None:
+        window = args.window or models.bare.rppg_steps or window
+        readers.insert(0, bare_reader(models.bare, window, derivative=args.label_form == "derivative"))
     device = torch.device(args.device)
     readers = [Reader(r.name, lambda frames, run=r.run: run(frames.to(device)), r.window, r.derivative)
                for r in readers]
-    return readers, fs, args.size or sized.frame_size or DEFAULT_SIZE
+    return readers, fs, args.size or models.adapter.frame_size or DEFAULT_SIZE
 
 
 def format_result(prediction: VideoPrediction, paths: dict[str, Path]) -> str:
