@@ -12,16 +12,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Callable, Iterable, Literal, Sequence
 
 import torch
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from codephys_plugin.adapters import Adapter
 from codephys_plugin.data.splits import held_out_groups
 from codephys_plugin.data.synthetic_video import SyntheticClipDataset, SyntheticVideoConfig
-from codephys_plugin.training.fingerprint import dataset_description, text_digest
 from codephys_plugin.data.toolbox_clips import Layout, ToolboxClipDataset, find_toolbox_clips
+from codephys_plugin.heart_rate.videos import Chunk
+from codephys_plugin.training.fingerprint import dataset_description, text_digest
 
 LabelForm = Literal["waveform", "derivative"]
 
@@ -112,3 +113,20 @@ def network_inputs(adapter: Adapter, clips: torch.Tensor, prepared: bool) -> tor
     """A batch of items in the adapter's `input_layout`: raw frames go through its recipe, toolbox-prepared
     clips only change layout."""
     return adapter.from_prepared(clips) if prepared else adapter.prepare(clips)
+
+
+@torch.no_grad()
+def model_chunks(clips: ClipSet, adapter: Adapter, run: Callable[[torch.Tensor], torch.Tensor],
+                 labels: Callable[[torch.Tensor], torch.Tensor] = lambda ppg: ppg, *, batch_size: int = 4,
+                 progress: Callable[[Iterable], Iterable] = lambda batches: batches) -> list[Chunk]:
+    """Every clip through `run` (the adapter's input 'b ...' -> 'b t' rPPG), with its label 'b t' through
+    `labels` (e.g. to the model's label form), as `Chunk`s that place each clip in its video."""
+    device = next(adapter.parameters()).device
+    chunks, start = [], 0
+    for frames, ppg in progress(DataLoader(clips.dataset, batch_size=batch_size, collate_fn=collate)):
+        rppg = run(network_inputs(adapter, frames.to(device), clips.prepared))
+        items = range(start, start + ppg.shape[0])
+        chunks += [Chunk(clips.videos[i], clips.chunks[i], prediction, label)
+                   for i, prediction, label in zip(items, rppg.double().cpu().numpy(), labels(ppg).numpy())]
+        start += ppg.shape[0]
+    return chunks

@@ -86,7 +86,7 @@ def evaluate_videos(
     results, failed = [], []
     for video in sorted(by_video):
         try:
-            prediction, label = _joined(by_video[video])
+            prediction, label = join_chunks(by_video[video])
             window = evaluate_window(
                 prediction, label, fs, diff_normalized=diff_normalized, method=method, low=low, high=high
             )
@@ -98,7 +98,7 @@ def evaluate_videos(
     return VideoReport(tuple(results), tuple(failed), metrics)
 
 
-def _joined(chunks: list[Chunk]) -> tuple[np.ndarray, np.ndarray]:
+def join_chunks(chunks: list[Chunk]) -> tuple[np.ndarray, np.ndarray]:
     """A video's prediction and label: stitched by start where every chunk has one, else concatenated by index."""
     if all(chunk.start is not None for chunk in chunks):
         starts = [chunk.start for chunk in chunks]

@@ -19,8 +19,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from codephys_plugin.adapters import Adapter
-from codephys_plugin.data.clip_sets import ClipSet, collate, network_inputs
-from codephys_plugin.heart_rate.videos import Chunk, VideoReport, evaluate_videos
+from codephys_plugin.data.clip_sets import ClipSet, collate, model_chunks, network_inputs
+from codephys_plugin.heart_rate.videos import VideoReport, evaluate_videos
 from codephys_plugin.rppg.filters import DEFAULT_HIGH_HZ, DEFAULT_LOW_HZ
 from codephys_plugin.training.batches import epoch_batches, progress
 from codephys_plugin.training.distributed import DistributedContext
@@ -72,15 +72,7 @@ def evaluate_own_head(adapter: Adapter, clips: ClipSet, *, batch_size: int = 4,
     check_label_form(clips, "validation")
     was_training = adapter.training
     adapter.eval()
-    device = next(adapter.parameters()).device
-    loader = DataLoader(clips.dataset, batch_size=batch_size, collate_fn=collate)
-    chunks, start = [], 0
-    for frames, ppg in loader:
-        rppg = adapter.rppg(network_inputs(adapter, frames.to(device), clips.prepared))
-        items = range(start, start + ppg.shape[0])
-        chunks += [Chunk(clips.videos[i], clips.chunks[i], prediction, label)
-                   for i, prediction, label in zip(items, rppg.cpu().numpy(), ppg.numpy())]
-        start += ppg.shape[0]
+    chunks = model_chunks(clips, adapter, adapter.rppg, batch_size=batch_size)
     adapter.train(was_training)
     return evaluate_videos(chunks, clips.fs, diff_normalized=True, low=band[0], high=band[1])
 
