@@ -12,6 +12,7 @@ from codephys_plugin.adapters import PhysNet, adapter_for
 from codephys_plugin.bundle import save_bundle
 from codephys_plugin.code_query_head import CodeQueryHead
 from codephys_plugin.evaluate.cli import main as evaluate
+from codephys_plugin.evaluate.report import replot
 from codephys_plugin.heart_rate import evaluate_window, hr_metrics
 from codephys_plugin.training.head_weights import save_head_weights
 from codephys_plugin.video_lab import RECIPES, LabDatasetConfig, write_lab_dataset
@@ -78,9 +79,14 @@ def test_the_bare_networks_metrics_equal_heart_rate_computed_directly(lab, tmp_p
     for name in ("mae", "rmse", "mape", "mae_se", "rmse_se", "mape_se", "sd"):
         assert bare[name] == pytest.approx(getattr(expected, name), abs=1e-9), name
     assert bare["videos"] == 4 and bare["failed"] == [] and record["fs"] == 30.0
-    for figure in ("bland_altman.png", "scatter.png", "worst_videos.png"):
+    figures = ("bland_altman.png", "scatter.png", "worst_videos.png")
+    for figure in figures:
         assert (out / figure).stat().st_size > 10_000
+        (out / figure).unlink()
     assert f"MAE {expected.mae:.2f}" in capsys.readouterr().out
+    worst = json.loads((out / "worst_videos.json").read_text())
+    assert len(worst) == 4 and set(worst[0]["models"]) == {"bare"} and len(worst[0]["label"]["hr_bpm"]) == 3
+    assert [path.name for path in replot(out)] == list(figures)
 
 
 def test_the_head_and_the_bare_network_are_compared(lab, tmp_path):

@@ -1,5 +1,9 @@
 """The examples run end to end."""
 
+import json
+
+import pytest
+
 from examples.adapters_tour import main
 
 
@@ -79,3 +83,14 @@ def test_every_head_run_of_the_learning_run_is_a_valid_codephys_train_command(tm
         assert args.one_cycle == (name == "head_scratch_paper_cycle") and args.warmup_steps == (0 if args.one_cycle else 30)
         assert (args.checkpoint is not None) == name.endswith("warm") and args.seed == 1
     assert build_parser().parse_args(head_command(tmp_path, "head_scratch_paper_cycle", 2, 0)).lr == 9e-3
+
+
+def test_predict_synthetic_faces_reads_an_mp4_with_the_published_physnet(tmp_path):
+    from examples.predict_synthetic_faces import WEIGHTS, main as predict_faces
+
+    if not WEIGHTS.is_file():
+        pytest.skip("needs ../shared/weights (the toolbox's PURE PhysNet)")
+    assert predict_faces(["--clips", "1", "--seconds", "8", "--out", str(tmp_path)]) == 0
+    record = json.loads((tmp_path / "summary.json").read_text())
+    assert len(record["clips"]) == 1 and record["encoding"].startswith("lossless")
+    assert (tmp_path / "prediction.png").is_file()

@@ -6,7 +6,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-import numpy as np
 
 from codephys_plugin.adapters import Adapter
 from codephys_plugin.code_query_head import CodeQueryHead, to_label_form
@@ -66,9 +65,3 @@ def worst_videos(evaluations: list[ModelEvaluation], count: int) -> list[str]:
         for video in evaluation.report.videos:
             errors[video.video] = max(errors[video.video], abs(video.hr_pred - video.hr_label))
     return sorted(errors, key=lambda video: -errors[video])[:count] if errors else []
-
-
-def error_arrays(evaluation: ModelEvaluation) -> tuple[np.ndarray, np.ndarray]:
-    """Per-video predicted and true HR (bpm)."""
-    videos = evaluation.report.videos
-    return np.array([v.hr_pred for v in videos]), np.array([v.hr_label for v in videos])

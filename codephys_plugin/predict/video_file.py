@@ -56,9 +56,10 @@ def read_frames(path: str | Path) -> Iterator[tuple[float, np.ndarray]]:
             raise ValueError(f"{source}: the video cannot be decoded ({error})") from None
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: float, *, lossless: bool = False) -> Path:
-    """'t h w 3' uint8 RGB -> an H.264 .mp4 (yuv420p, crf 18; `lossless`: RGB H.264, libx264rgb at qp 0),
-    written atomically. Even width and height are needed for yuv420p."""
+def write_video(path: str | Path, frames: np.ndarray, fps: float, *, lossless: bool = False,
+                crf: int | None = None) -> Path:
+    """'t h w 3' uint8 RGB -> an H.264 .mp4 (yuv420p at `crf`, default 18; `lossless`: RGB H.264, libx264rgb
+    at qp 0), written atomically. Even width and height are needed for yuv420p."""
     target = Path(path)
     video = np.asarray(frames)
     if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8 or not len(video):
@@ -71,7 +72,7 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, *, lossless: b
             encoder = container.add_stream("libx264rgb" if lossless else "libx264", rate=_rational(fps))
             encoder.width, encoder.height = video.shape[2], video.shape[1]
             encoder.pix_fmt = "rgb24" if lossless else "yuv420p"
-            encoder.options = {"qp": "0"} if lossless else {"crf": "18"}
+            encoder.options = {"qp": "0"} if lossless else {"crf": str(18 if crf is None else crf)}
             for image in video:
                 container.mux(encoder.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
             container.mux(encoder.encode())
