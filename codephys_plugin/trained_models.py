@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from codephys_plugin._cli_types import positive_int
 from codephys_plugin.adapters import Adapter, adapter_for
 from codephys_plugin.backbone_spec import add_backbone_options, load_backbone
 from codephys_plugin.bundle import load_bundle
@@ -37,7 +38,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--head", type=Path, help="a trained CodeQueryHead (codephys-train's best.safetensors)")
     model.add_argument("--codebook", type=Path, help="the Stage I bundle the head was trained with")
     model.add_argument("--compare", action="store_true", help="run the bare network (--checkpoint) and the head")
+    model.add_argument("--output-form", choices=["derivative", "waveform"], default="derivative",
+                       help="what the bare network outputs (default: derivative, the toolbox's DiffNormalized)")
     model.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    model.add_argument("--batch-size", type=positive_int, default=4, help="clips per forward pass (default: 4)")
 
 
 def check_model_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -40,9 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--layout", choices=sorted(AXES), help="axes of the cached inputs (default: NDHWC)")
     data.add_argument("--labels", choices=["derivative", "waveform"],
                       help="what the cached labels hold (default: derivative, DiffNormalized)")
-    data.add_argument("--output-form", choices=["derivative", "waveform"], default="derivative",
-                      help="what the bare network outputs (default: derivative, the toolbox's DiffNormalized)")
-    data.add_argument("--batch-size", type=positive_int, default=4, help="(default: 4)")
     report = parser.add_argument_group("report")
     add_hr_band_option(report)
     report.add_argument("--worst", type=positive_int, default=4, help="videos in the HR-over-time plot (default: 4)")

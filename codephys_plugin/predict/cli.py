@@ -66,8 +66,6 @@ def build_parser() -> argparse.ArgumentParser:
                             "for, e.g. PhysNet's frames, else the head's window, else 160)")
     model.add_argument("--fs", type=positive_float,
                        help="the bare network's frame rate (default: the codebook's with --head, else 30)")
-    model.add_argument("--label-form", choices=["derivative", "waveform"], default="derivative",
-                       help="what the bare network outputs (default: derivative, the toolbox's DiffNormalized)")
     face = parser.add_argument_group("face")
     face.add_argument("--roi", type=roi, help="a fixed face box x,y,w,h in pixels instead of the detector")
     face.add_argument("--detect-every", type=positive_int, default=30, help="frames between detections (default: 30)")
@@ -78,7 +76,6 @@ def build_parser() -> argparse.ArgumentParser:
     rate.add_argument("--hr-window-s", type=positive_float, default=10.0, help="HR track window (default: 10)")
     rate.add_argument("--hr-step-s", type=positive_float, default=1.0, help="HR track step (default: 1)")
     rate.add_argument("--hop", type=positive_int, help="frames between model windows (default: half a window)")
-    rate.add_argument("--batch-size", type=positive_int, default=4, help="windows per forward pass (default: 4)")
     add_hr_band_option(rate)
     output = parser.add_argument_group("output")
     output.add_argument("--out", type=Path, help="output folder (default: VIDEO's name + _rppg beside it)")
@@ -99,7 +96,7 @@ def build_readers(args: argparse.Namespace) -> tuple[list[Reader], float, int]:
         readers.append(head_reader(models.head))
     if models.bare is not None:
         window = args.window or models.bare.rppg_steps or window
-        readers.insert(0, bare_reader(models.bare, window, derivative=args.label_form == "derivative"))
+        readers.insert(0, bare_reader(models.bare, window, derivative=args.output_form == "derivative"))
     device = torch.device(args.device)
     readers = [Reader(r.name, lambda frames, run=r.run: run(frames.to(device)), r.window, r.derivative)
                for r in readers]
