@@ -20,7 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
+import numpy as np
 
 import codephys_plugin.adapters  # noqa: F401  (registers the networks with timm)
 from codephys_plugin._atomic import check_writable
@@ -97,9 +97,6 @@ def build_readers(args: argparse.Namespace) -> tuple[list[Reader], float, int]:
     if models.bare is not None:
         window = args.window or models.bare.rppg_steps or window
         readers.insert(0, bare_reader(models.bare, window, derivative=args.output_form == "derivative"))
-    device = torch.device(args.device)
-    readers = [Reader(r.name, lambda frames, run=r.run: run(frames.to(device)), r.window, r.derivative)
-               for r in readers]
     return readers, fs, args.size or models.adapter.frame_size or DEFAULT_SIZE
 
 
@@ -108,7 +105,7 @@ def format_result(prediction: VideoPrediction, paths: dict[str, Path]) -> str:
              f"{prediction.info.fps:g} fps" + (f"; {prediction.resampled}" if prediction.resampled else "")]
     for reader in prediction.readers:
         lines.append(f"  {reader.name}: HR {reader.hr_bpm:.1f} bpm (whole video); track median "
-                     f"{float(sorted(reader.track.hr_bpm)[len(reader.track.hr_bpm) // 2]):.1f} bpm over "
+                     f"{float(np.median(reader.track.hr_bpm)):.1f} bpm over "
                      f"{reader.track.hr_bpm.size} windows of {reader.track.window_s:g} s")
     lines.append("  wrote " + ", ".join(str(path) for path in paths.values()))
     return "\n".join(lines)

@@ -22,7 +22,7 @@ from codephys_plugin.rppg.stitch import stitch_windows
 
 @dataclass(frozen=True)
 class Reader:
-    """What reads rPPG from windows of face crops: 'b (T+1) 3 h w' raw frames -> 'b T'."""
+    """What reads rPPG from windows of face crops: 'b (T+1) 3 h w' raw frames (on the CPU) -> 'b T'."""
 
     name: str
     run: Callable[[torch.Tensor], torch.Tensor]
@@ -35,13 +35,15 @@ class Reader:
 def bare_reader(backbone: nn.Module | Adapter, window: int, *, derivative: bool = True) -> Reader:
     """The network with its own head (`adapter.rppg`); toolbox networks predict DiffNormalized labels."""
     adapter = adapter_for(backbone).eval()
-    return Reader("bare", lambda frames: adapter.rppg(adapter.prepare(frames)), window, derivative)
+    device = next(adapter.parameters()).device
+    return Reader("bare", lambda frames: adapter.rppg(adapter.prepare(frames.to(device))), window, derivative)
 
 
 def head_reader(head: CodeQueryHead) -> Reader:
     """The code-query head at its bundle's window, in the bundle's label form."""
     head.eval()
-    return Reader("head", lambda frames: head(head.adapter.prepare(frames)).rppg, head.config.window,
+    device = next(head.parameters()).device
+    return Reader("head", lambda frames: head(head.adapter.prepare(frames.to(device))).rppg, head.config.window,
                   head.label_form == "derivative")
 
 
