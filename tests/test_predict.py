@@ -142,8 +142,8 @@ def test_unreadable_missing_and_too_short_videos_are_refused(random_head, tmp_pa
     assert "missing.mp4: no such video file" in capsys.readouterr().err
     short = write_video(tmp_path / "short.mp4", face_clip(30, size=96).frames, 30.0, lossless=True)
     assert predict([str(short), *model_options(random_head, "--roi", "10,10,70,70")]) == 2
-    assert "short.mp4: 30 frames (1.00 s at 30 Hz) are too short; the model reads windows of 101 frames" in \
-        capsys.readouterr().err
+    assert ("short.mp4: 30 frames (1.00 s at 30 Hz) are too short; one model window takes 41 frames and a heart "
+            "rate down to 0.6 Hz 101 (3.37 s)") in capsys.readouterr().err
 
 
 def test_a_25_fps_video_is_resampled_to_the_models_30_hz(random_head, tmp_path):

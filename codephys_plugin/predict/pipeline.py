@@ -126,10 +126,12 @@ def _at_model_rate(crops: np.ndarray, times: np.ndarray, fs: float, info: VideoI
 
 
 def _check_length(source: Path, frames: int, readers: list[Reader], config: PredictConfig) -> None:
-    needed = max(max(reader.window + 1 for reader in readers), min_hr_samples(config.fs, config.band_hz[0]) + 1)
-    if frames < needed:
+    window = max(reader.window + 1 for reader in readers)
+    heart_rate = min_hr_samples(config.fs, config.band_hz[0]) + 1
+    if frames < max(window, heart_rate):
         raise ValueError(f"{source}: {frames} frames ({frames / config.fs:.2f} s at {config.fs:g} Hz) are too short; "
-                         f"the model reads windows of {needed} frames ({needed / config.fs:.2f} s)")
+                         f"one model window takes {window} frames and a heart rate down to {config.band_hz[0]:g} Hz "
+                         f"{heart_rate} ({max(window, heart_rate) / config.fs:.2f} s)")
 
 
 def _read(reader: Reader, crops: np.ndarray, hop: int, config: PredictConfig, progress: Progress) -> ReaderResult:
