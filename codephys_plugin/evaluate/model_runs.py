@@ -12,7 +12,7 @@ from codephys_plugin.code_query_head import CodeQueryHead, to_label_form
 from codephys_plugin.data.clip_sets import ClipSet, LabelForm, model_chunks
 from codephys_plugin.heart_rate import prepare_for_hr
 from codephys_plugin.heart_rate.videos import Chunk, VideoReport, evaluate_videos, join_chunks
-from codephys_plugin.predict.hr_track import HRTrack, hr_track
+from codephys_plugin.heart_rate.track import HRTrack, hr_track
 
 
 @dataclass(frozen=True)

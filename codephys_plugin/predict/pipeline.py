@@ -12,7 +12,7 @@ import numpy as np
 from codephys_plugin.data.resample import resample_segment
 from codephys_plugin.heart_rate import hr_fft, min_hr_samples, prepare_for_hr
 from codephys_plugin.predict.faces import Box, Detector, FaceTrack, TrackingConfig, crop_face, fixed_track, track_face
-from codephys_plugin.predict.hr_track import HRTrack, hr_track
+from codephys_plugin.heart_rate.track import HRTrack, hr_track
 from codephys_plugin.predict.readers import Reader, read_video
 from codephys_plugin.predict.video_file import VideoInfo, read_frames, video_info
 from codephys_plugin.rppg.filters import DEFAULT_HIGH_HZ, DEFAULT_LOW_HZ

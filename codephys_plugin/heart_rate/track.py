@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codephys_plugin.heart_rate import check_hr_window, hr_fft, snr_db
+from codephys_plugin.heart_rate.estimate import check_hr_window, hr_fft, snr_db
 from codephys_plugin.rppg.filters import DEFAULT_HIGH_HZ, DEFAULT_LOW_HZ
 
 
