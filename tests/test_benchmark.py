@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,19 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     assert set(results["ratios"]["physnet head"]) == {"degraded", "clean"}, "no bare_long row in the toy"
     assert (out / "mae_vs_severity_physnet.png").stat().st_size > 5_000
     assert "| physnet head |" in table and table == (out / "table.md").read_text().strip()
+    kept = out / "weights" / "physnet__bare__seed0.safetensors"
+    assert kept.read_bytes() == cells_module.weights_path(work, cells_module.Cell("physnet", "bare", 0)).read_bytes()
+
+    shutil.rmtree(work / "runs")
+    (out / "cells" / "physnet__head__seed0.json").unlink()
+    run_benchmark(TOY, work, out, lambda: load_bundle(bundle), device=cells_module.torch.device("cpu"))
+    assert (out / "cells" / "physnet__head__seed0.json").is_file(), "the head starts from the results folder's bare weights"
+    assert not cells_module.weights_path(work, cells_module.Cell("physnet", "bare", 0)).exists(), "bare not retrained"
+    kept.unlink()
+    (out / "cells" / "physnet__head__seed0.json").unlink()
+    with pytest.raises(FileNotFoundError, match="bare row's weights .*physnet__bare__seed0.safetensors, which are missing"):
+        run_benchmark(TOY, work, out, lambda: load_bundle(bundle), device=cells_module.torch.device("cpu"))
+    (out / "cells" / "physnet__head__seed0.json").write_text(json.dumps(record))
 
     ran = []
     monkeypatch.setattr("codephys_plugin.benchmark.cli.run_cell", lambda cell, *args: ran.append(cell) or record)
@@ -164,17 +178,57 @@ def test_published_networks_need_their_weights_folder(tmp_path):
                       cells_module.torch.device("cpu"))
 
 
-def test_the_mild_protocol_degrades_the_training_videos_only_and_each_test_set_by_its_own_condition():
+def test_the_stacked_protocol_degrades_every_training_video_by_all_and_each_test_set_by_its_own_condition():
     from codephys_plugin.benchmark.cli import PRESETS
-    from codephys_plugin.benchmark.datasets import dataset_config
+    from codephys_plugin.benchmark.datasets import dataset_config, degraded_copies
 
-    mild = PRESETS["cpu-mild"]
-    train = dataset_config(mild, "physnet", "train").degradations
+    stacked = PRESETS["cpu-stacked"]
+    train = dataset_config(stacked, "physnet", "train").degradations
     assert len(train) == 8 and all(spec.low == 0 and spec.high == 0.25 for spec in train)
-    assert dataset_config(mild, "physnet", "val").degradations == ()
-    assert [(spec.name, spec.low, spec.high) for spec in dataset_config(mild, "physnet", "test", "noise@1").degradations] \
+    assert degraded_copies(stacked, "physnet") == {}
+    assert dataset_config(stacked, "physnet", "val").degradations == ()
+    assert [(spec.name, spec.low, spec.high) for spec in dataset_config(stacked, "physnet", "test", "noise@1").degradations] \
         == [("noise", 1.0, 1.0)]
     assert dataset_config(PRESETS["cpu"], "physnet", "train").degradations == ()
+
+
+def test_the_mild_protocol_adds_to_the_clean_training_videos_the_same_subjects_under_one_degradation_each():
+    from codephys_plugin.benchmark.cli import PRESETS
+    from codephys_plugin.benchmark.datasets import dataset_config, degraded_copies
+
+    mild = PRESETS["cpu-mild"]
+    assert dataset_config(mild, "physnet", "train") == dataset_config(PRESETS["cpu"], "physnet", "train"), \
+        "the clean training videos are the cpu protocol's own"
+    copies = degraded_copies(mild, "physnet")
+    assert len(copies) == 8 and sum(config.subjects for config in copies.values()) == mild.train_subjects
+    subjects = [subject for config in copies.values()
+                for subject in range(config.first_subject, config.first_subject + config.subjects)]
+    assert subjects == list(range(mild.train_subjects)), "each training subject once more, in one copy"
+    assert {name: [(spec.name, spec.low, spec.high) for spec in config.degradations] for name, config in copies.items()} \
+        == {f"train_mild_{name}": [(name, 0.0, 0.25)] for name in mild.degradations}
+    assert dataset_config(mild, "physnet", "val").degradations == ()
+    with pytest.raises(ValueError, match="two protocols; choose one"):
+        Protocol(train_degradations=PRESETS["cpu-stacked"].train_degradations, train_degraded_copies=mild.train_degraded_copies)
+    with pytest.raises(ValueError, match="8 degraded copies need at least as many training subjects, got 4"):
+        dataclasses.replace(mild, train_subjects=4)
+
+
+def test_the_mild_training_split_joins_the_clean_videos_and_their_degraded_copies(tmp_path):
+    from codephys_plugin.benchmark import datasets
+    from codephys_plugin.video_lab.lab_dataset import DegradationRange
+
+    toy = dataclasses.replace(TOY, train_subjects=3, seconds=4.0, chunk_length=60,
+                              train_degraded_copies=(DegradationRange("noise", 0.5, 0.5),
+                                                     DegradationRange("defocus", 0.5, 0.5)))
+    train = datasets.clips(tmp_path, toy, "physnet", "train")
+    assert sorted(set(train.videos)) == ["s000v00", "s001v00", "s002v00", "train_mild_defocus/s002v00",
+                                         "train_mild_noise/s000v00", "train_mild_noise/s001v00"]
+    clean = datasets.clips(tmp_path, toy, "physnet", "val")
+    assert set(clean.videos) == {"s1000v00"} and len(train) == 6 * len(clean)
+    manifest = json.loads((datasets.folder(tmp_path, "physnet", toy.frame_size, "train_mild_noise") / "manifest.json")
+                          .read_text())
+    assert [(video["video"], video["degradations"]) for video in manifest["videos"]] == \
+        [(f"s00{k}v00", [{"name": "noise", "severity": 0.5}]) for k in (0, 1)]
 
 
 @pytest.mark.parametrize("network", ["deepphys", "efficientphys", "physformer", "physnet", "sspd"])

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from codephys_plugin.adapters import SSPD, DeepPhys, EfficientPhys, HookAdapter, PhysFormer, PhysNet, adapter_for
-from codephys_plugin.data.clip_sets import ClipSet, collate, split_by_video, synthetic_clips
+from codephys_plugin.data.clip_sets import ClipSet, collate, concatenate, split_by_video, synthetic_clips
 from codephys_plugin.data.synthetic_video import SyntheticVideoConfig
 from codephys_plugin.heart_rate import evaluate_window
 from codephys_plugin.heart_rate.videos import Chunk, evaluate_videos
@@ -54,6 +54,21 @@ def test_clip_set_validates_its_fields():
         ClipSet(Items(1), ("a",), (0,), True, "diff", FS)
     with pytest.raises(ValueError, match="sampling rate"):
         ClipSet(Items(1), ("a",), (0,), True, "waveform", float("nan"))
+
+
+def test_concatenated_clip_sets_keep_their_items_in_order_and_their_videos_apart():
+    first = ClipSet(Items(2), ("a", "a"), (0, 1), True, "derivative", FS)
+    second = ClipSet(Items(3), ("a", "b", "b"), (0, 0, 1), True, "derivative", FS)
+    joined = concatenate([first, second], ["", "copy/"])
+    assert joined.videos == ("a", "a", "copy/a", "copy/b", "copy/b") and joined.chunks == (0, 1, 0, 0, 1)
+    assert [int(joined.dataset[i][1][0]) for i in range(5)] == [0, 1, 0, 1, 2]
+    assert joined.fingerprint() != concatenate([second, first], ["copy/", ""]).fingerprint()
+    with pytest.raises(ValueError, match="share a \\(video, chunk\\)"):
+        concatenate([first, second], ["", ""])
+    with pytest.raises(ValueError, match="differ in \\(prepared, label_form, fs\\)"):
+        concatenate([first, ClipSet(Items(1), ("c",), (0,), True, "waveform", FS)], ["", "x/"])
+    with pytest.raises(ValueError, match="one prefix per clip set"):
+        concatenate([first], [])
 
 
 def test_synthetic_sets_with_other_seeds_are_different_videos():

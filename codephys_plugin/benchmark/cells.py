@@ -75,7 +75,7 @@ def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bund
         training, diagnostics = {}, {}
     else:
         torch.manual_seed(0 if cell.seed is None else cell.seed)
-        evaluate, training = _train(cell, protocol, work, bundle, device, weights)
+        evaluate, training = _train(cell, protocol, work, out, bundle, device, weights)
         tested = {condition: evaluate(datasets.clips(work, protocol, cell.network, "test", condition))
                   for condition in protocol.conditions()}
         metrics = {condition: summary for condition, (summary, _) in tested.items()}
@@ -122,7 +122,13 @@ def weights_path(work: Path, cell: Cell) -> Path:
     return work / "runs" / cell.name / "best.safetensors"
 
 
-def _train(cell: Cell, protocol: Protocol, work: Path, bundle: Bundle | None, device: torch.device,
+def bare_weights_path(out: Path, cell: Cell) -> Path:
+    """Where a bare cell keeps its best weights beside its result, for the head rows of its seed: with the
+    results folder, not the scratch --work, so a run resumes on another machine or a wiped --work."""
+    return out / "weights" / f"{cell.network}__bare__seed{cell.seed}.safetensors"
+
+
+def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle | None, device: torch.device,
            weights: Path | None):
     network = build_network(cell.network, protocol, weights).to(device)
     published = cell.network in PRETRAINED
@@ -137,9 +143,11 @@ def _train(cell: Cell, protocol: Protocol, work: Path, bundle: Bundle | None, de
         config = OwnHeadConfig(epochs=epochs, seed=cell.seed, best=best)
         history = train_own_head(adapter, train, val, config, on_epoch=_print_epoch(cell))
         load_checkpoint(adapter.model, best)
+        if cell.method == "bare":
+            write_atomically(bare_weights_path(out, cell), lambda stream: stream.write(best.read_bytes()))
         return _own_head_evaluation(adapter), _training_record(history)
     if not published:
-        load_checkpoint(network, _bare_weights(work, cell))
+        load_checkpoint(network, _bare_weights(out, cell))
     head = CodeQueryHead(network, codebook=bundle, ablation=HEAD_ABLATIONS[cell.method],
                          code_temperature=protocol.code_temperature, freeze_backbone=published).to(device)
     config = Stage2TrainingConfig(epochs=protocol.head_epochs, lr=protocol.head_lr, backbone_lr=protocol.backbone_lr,
@@ -161,8 +169,8 @@ def _own_head_evaluation(adapter):
     return lambda clips: (evaluate_own_head(adapter, clips).summary(), {})
 
 
-def _bare_weights(work: Path, cell: Cell) -> Path:
-    bare = weights_path(work, Cell(cell.network, "bare", cell.seed))
+def _bare_weights(out: Path, cell: Cell) -> Path:
+    bare = bare_weights_path(out, cell)
     if not bare.is_file():
         raise FileNotFoundError(f"{cell.name}: the head starts from the bare row's weights {bare}, which are missing "
                                 "(run the bare cell of this seed again: delete its result file)")

@@ -32,13 +32,16 @@ from codephys_plugin.training.batches import progress
 MILD = tuple(DegradationRange(name, 0.0, 0.25) for name in DEGRADATIONS)
 PRESETS = {
     "cpu": Protocol(),
-    "cpu-mild": Protocol(train_degradations=MILD),
+    "cpu-mild": Protocol(train_degraded_copies=MILD),
+    "cpu-stacked": Protocol(train_degradations=MILD),
     "full": Protocol(frame_size=72, train_subjects=60, val_subjects=12, test_subjects=24, bare_epochs=30,
                      head_epochs=20),
 }
 """cpu: 36-px frames (PhysFormer and SSPD: 128, fixed by their architectures), 24/6/12 subjects of 30 s,
-bare 10 epochs, head 5 more; cpu-mild: the same, the training videos degraded by every degradation at a
-severity drawn in [0, 0.25] per video (the second protocol: clean plus mild); full: the toolbox's 72 px and
+bare 10 epochs, head 5 more; cpu-mild (the second protocol, clean plus mild): the same, its 24 clean training
+videos joined by 24 of the same subjects under one degradation each (3 subjects per degradation, severity
+drawn in [0, 0.25] per video); cpu-stacked: every training video under all eight degradations at once, each at
+a severity in [0, 0.25] (a first reading of 'mild' that leaves no clean video); full: the toolbox's 72 px and
 30 epochs, the paper's 20 Stage II epochs."""
 PROTOCOL_FILE = "protocol.json"
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
+
 from codephys_plugin.benchmark.protocol import FIRST_SUBJECT, Protocol, architecture, parse_condition
-from codephys_plugin.data.clip_sets import ClipSet, toolbox_clips
+from codephys_plugin.data.clip_sets import ClipSet, concatenate, toolbox_clips
 from codephys_plugin.video_lab import RECIPES, LabDatasetConfig, write_lab_dataset
 from codephys_plugin.video_lab.lab_dataset import DegradationRange, holds_dataset
 
@@ -32,22 +34,39 @@ def dataset_config(protocol: Protocol, network: str, split: str, condition: str 
                             seconds=protocol.seconds, fs=protocol.fs, degradations=degradations)
 
 
-def folder(work: Path, network: str, size: int, split: str, condition: str | None = None) -> Path:
+def degraded_copies(protocol: Protocol, network: str) -> dict[str, LabDatasetConfig]:
+    """The clean-plus-mild protocol's extra training videos, by folder name: the training subjects again,
+    split evenly among `train_degraded_copies`, each group rendered under its one degradation."""
+    clean = dataset_config(protocol, network, "train")
+    groups = np.array_split(np.arange(protocol.train_subjects), max(1, len(protocol.train_degraded_copies)))
+    return {f"train_mild_{spec.name}": dataclasses.replace(clean, subjects=len(group), degradations=(spec,),
+                                                           first_subject=clean.first_subject + int(group[0]))
+            for spec, group in zip(protocol.train_degraded_copies, groups)}
+
+
+def folder(work: Path, network: str, size: int, name: str) -> Path:
     """One folder per recipe and size: the toolbox's trained PhysNets share their videos."""
-    return work / "data" / f"{recipe_name(network)}_{size}px" / (split if condition is None else f"{split}_{condition}")
+    return work / "data" / f"{recipe_name(network)}_{size}px" / name
 
 
-def ensure(work: Path, protocol: Protocol, network: str, split: str, condition: str | None = None) -> Path:
-    """The folder of this split (or test condition), written unless it already holds exactly these videos."""
-    config = dataset_config(protocol, network, split, condition)
-    out = folder(work, network, config.recipe.size, split, condition)
+def ensure(work: Path, network: str, config: LabDatasetConfig, name: str) -> Path:
+    """The folder `name` holding the videos of `config`, written unless it already holds exactly these."""
+    out = folder(work, network, config.recipe.size, name)
     if not holds_dataset(out, config):
         write_lab_dataset(config, out, overwrite=True)
     return out
 
 
 def clips(work: Path, protocol: Protocol, network: str, split: str, condition: str | None = None) -> ClipSet:
-    """The clips of a split: DiffNormalized labels for the networks, waveforms for the raw recipe."""
+    """The clips of a split (or test condition): DiffNormalized labels for the networks, waveforms for the
+    raw recipe; the training split gains the protocol's degraded copies, their videos named '<copy>/<video>'."""
     label_form = "waveform" if network == RAW else "derivative"
-    return toolbox_clips(ensure(work, protocol, network, split, condition), layout="NDHWC",
-                         label_form=label_form, fs=protocol.fs)
+
+    def read(config: LabDatasetConfig, name: str) -> ClipSet:
+        return toolbox_clips(ensure(work, network, config, name), layout="NDHWC", label_form=label_form, fs=protocol.fs)
+
+    main = read(dataset_config(protocol, network, split, condition), split if condition is None else f"{split}_{condition}")
+    if split != "train" or not protocol.train_degraded_copies:
+        return main
+    copies = {name: read(config, name) for name, config in degraded_copies(protocol, network).items()}
+    return concatenate([main, *copies.values()], ["", *(f"{name}/" for name in copies)])

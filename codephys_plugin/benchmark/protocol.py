@@ -69,7 +69,10 @@ class Protocol:
     code_temperature: float | None = None
     """None: the bundle's τ (1, the paper's)."""
     train_degradations: tuple[DegradationRange, ...] = field(default_factory=tuple)
-    """The second protocol: training videos degraded by these (severity drawn per video)."""
+    """Every training video degraded by all of these at once (severities drawn per video): cpu-stacked."""
+    train_degraded_copies: tuple[DegradationRange, ...] = field(default_factory=tuple)
+    """The second protocol, clean plus mild: the clean training videos, and their subjects again split evenly
+    among these degradations, each group's videos under its one degradation (severity drawn per video)."""
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.networks if name not in NETWORKS]
@@ -82,6 +85,12 @@ class Protocol:
             raise ValueError("benchmark protocol: expected at least one seed and severities in (0, 1]")
         if min(self.train_subjects, self.val_subjects, self.test_subjects) < 1:
             raise ValueError("benchmark protocol: every split needs at least one subject")
+        if len(self.train_degraded_copies) > self.train_subjects:
+            raise ValueError(f"benchmark protocol: {len(self.train_degraded_copies)} degraded copies need at least as "
+                             f"many training subjects, got {self.train_subjects}")
+        if self.train_degradations and self.train_degraded_copies:
+            raise ValueError("benchmark protocol: train_degradations (every video under all) and "
+                             "train_degraded_copies (clean plus one degradation per copy) are two protocols; choose one")
 
     def conditions(self) -> list[str]:
         """'clean' and '<degradation>@<severity>' for every degraded test set."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Literal, Sequence
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 
 from codephys_plugin.adapters import Adapter
 from codephys_plugin.data.splits import held_out_groups
@@ -71,6 +71,22 @@ class ClipSet:
     def clip_length(self) -> int:
         """T of the first item: PPG samples per clip."""
         return int(self.dataset[0][1].shape[-1])
+
+
+def concatenate(sets: Sequence[ClipSet], prefixes: Sequence[str]) -> ClipSet:
+    """One ClipSet of `sets` in order, each one's video names prefixed so that videos of different sets never
+    merge; they must agree on `prepared`, `label_form` and `fs`."""
+    if not sets or len(sets) != len(prefixes):
+        raise ValueError(f"concatenate: need one prefix per clip set, got {len(sets)} sets and {len(prefixes)} prefixes")
+    kinds = {(clips.prepared, clips.label_form, clips.fs) for clips in sets}
+    if len(kinds) > 1:
+        raise ValueError(f"concatenate: the clip sets differ in (prepared, label_form, fs): {sorted(kinds)}")
+    videos = tuple(prefix + video for clips, prefix in zip(sets, prefixes) for video in clips.videos)
+    if len(set(zip(videos, (chunk for clips in sets for chunk in clips.chunks)))) < len(videos):
+        raise ValueError("concatenate: two sets share a (video, chunk); give them different prefixes")
+    first = sets[0]
+    return ClipSet(ConcatDataset([clips.dataset for clips in sets]), videos,
+                   tuple(chunk for clips in sets for chunk in clips.chunks), first.prepared, first.label_form, first.fs)
 
 
 def synthetic_clips(count: int, config: SyntheticVideoConfig) -> ClipSet:

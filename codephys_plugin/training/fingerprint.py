@@ -7,7 +7,7 @@ from typing import Iterable
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import ConcatDataset, Dataset, Subset
 
 
 def tensors_digest(tensors: Iterable[torch.Tensor]) -> str:
@@ -27,9 +27,12 @@ def structure_digest(module: nn.Module) -> str:
 
 
 def dataset_description(dataset: Dataset) -> str:
-    """What a dataset draws from: its own `fingerprint()` when it has one, through any `Subset`s."""
+    """What a dataset draws from: its own `fingerprint()` when it has one, through any `Subset`s and
+    `ConcatDataset`s."""
     if isinstance(dataset, Subset):
         return f"{dataset_description(dataset.dataset)}[{','.join(map(str, dataset.indices))}]"
+    if isinstance(dataset, ConcatDataset):
+        return "+".join(dataset_description(part) for part in dataset.datasets)
     describe = getattr(dataset, "fingerprint", None)
     return describe() if callable(describe) else type(dataset).__name__
 
