@@ -15,6 +15,7 @@ from codephys_plugin.benchmark import cells as cells_module
 from codephys_plugin.benchmark.cli import main, run_benchmark
 from codephys_plugin.benchmark.protocol import PRETRAINED, Protocol
 from codephys_plugin.bundle import load_bundle, save_bundle
+from codephys_plugin.training.fingerprint import tensors_digest
 from tests.test_train_cli import SIZE, STEPS, bundle  # noqa: F401  (the module's Stage I bundle fixture)
 
 TOY = Protocol(networks=("physnet",), methods=("pos", "bare", "head"), degradations=("noise",), severities=(1.0,),
@@ -29,7 +30,9 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     names = sorted(path.stem for path in (out / "cells").glob("*.json"))
     assert names == ["physnet__bare__seed0", "physnet__head__seed0", "pos"]
     record = json.loads((out / "cells" / "physnet__head__seed0.json").read_text())
-    assert set(record) == {"cell", "metrics", "diagnostics", "training", "seconds"}
+    assert set(record) == {"cell", "metrics", "diagnostics", "training", "codebook", "seconds"}
+    assert record["codebook"] == tensors_digest(load_bundle(bundle).model.state_dict().values())
+    assert json.loads((out / "cells" / "physnet__bare__seed0.json").read_text())["codebook"] is None
     assert set(record["diagnostics"]) == {"clean", "noise@1"} and "code_accuracy" in record["diagnostics"]["noise@1"]
     assert record["cell"] == {"network": "physnet", "method": "head", "seed": 0}
     assert set(record["metrics"]) == {"clean", "noise@1"}

@@ -24,6 +24,7 @@ from codephys_plugin.bundle import Bundle
 from codephys_plugin.code_query_head import CodeQueryHead
 from codephys_plugin.data.clip_sets import ClipSet
 from codephys_plugin.heart_rate.videos import Chunk, evaluate_videos
+from codephys_plugin.training.fingerprint import tensors_digest
 from codephys_plugin.training.head_weights import load_head_weights
 from codephys_plugin.training.own_head import OwnHeadConfig, evaluate_own_head, train_own_head
 from codephys_plugin.training.stage2 import Stage2TrainingConfig, train_stage2, validate
@@ -81,11 +82,19 @@ def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bund
         metrics = {condition: summary for condition, (summary, _) in tested.items()}
         diagnostics = {condition: values for condition, (_, values) in tested.items() if values}
     record = {"cell": cell.__dict__, "metrics": metrics, "diagnostics": diagnostics, "training": training,
-              "seconds": round(time.perf_counter() - started, 1)}
+              "codebook": _codebook_digest(cell, bundle), "seconds": round(time.perf_counter() - started, 1)}
     path = result_path(out, cell)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, lambda stream: stream.write(strict_json(record, indent=1).encode()))
     return record
+
+
+def _codebook_digest(cell: Cell, bundle: Bundle | None) -> str | None:
+    """Which Stage I bundle a head row used (its weights' digest), so cells run apart can be checked to share
+    one; None for the rows without a head."""
+    if cell.method not in HEAD_ROWS or bundle is None:
+        return None
+    return tensors_digest(bundle.model.state_dict().values())
 
 
 def classic_metrics(method: str, clips: ClipSet) -> dict[str, float]:
