@@ -234,6 +234,20 @@ def test_the_mild_training_split_joins_the_clean_videos_and_their_degraded_copie
         [(f"s00{k}v00", [{"name": "noise", "severity": 0.5}]) for k in (0, 1)]
 
 
+def test_a_paired_clean_set_holds_the_degraded_sets_videos_undegraded(tmp_path):
+    from codephys_plugin.benchmark import datasets
+
+    toy = dataclasses.replace(TOY, degradations=("noise", "defocus"), test_subjects=1, seconds=4.0, chunk_length=60)
+    paired = {condition: datasets.clips(tmp_path / "paired", toy, "physnet", "test", condition)
+              for condition in ("clean", "noise@1", "defocus@1")}
+    labels = {condition: clips.dataset[0][1] for condition, clips in paired.items()}
+    assert torch.equal(labels["clean"], labels["noise@1"]) and torch.equal(labels["clean"], labels["defocus@1"])
+    assert not torch.equal(paired["clean"].dataset[0][0], paired["noise@1"].dataset[0][0]), "noise still applied"
+    unpaired = datasets.clips(tmp_path / "unpaired", dataclasses.replace(toy, paired_clean=False), "physnet", "test",
+                              "clean")
+    assert not torch.equal(unpaired.dataset[0][1], labels["noise@1"]), "the cpu presets' clean set: another draw"
+
+
 @pytest.mark.parametrize("network", ["deepphys", "efficientphys", "physformer", "physnet", "sspd"])
 def test_every_network_is_built_for_the_cpu_protocol_and_reads_its_clip_size(network):
     from codephys_plugin.adapters import adapter_for

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codephys_plugin.benchmark.protocol import FIRST_SUBJECT, Protocol, architecture, parse_condition
+from codephys_plugin.benchmark.protocol import CLEAN, FIRST_SUBJECT, Protocol, architecture, parse_condition
 from codephys_plugin.data.clip_sets import ClipSet, concatenate, toolbox_clips
 from codephys_plugin.video_lab import RECIPES, LabDatasetConfig, write_lab_dataset
 from codephys_plugin.video_lab.lab_dataset import DegradationRange, holds_dataset
@@ -30,6 +30,8 @@ def dataset_config(protocol: Protocol, network: str, split: str, condition: str 
     degraded = parse_condition(condition) if condition is not None else None
     if degraded is not None:
         degradations = (DegradationRange(degraded[0], degraded[1], degraded[1]),)
+    elif condition == CLEAN and protocol.paired_clean:
+        degradations = (DegradationRange(protocol.degradations[0], 0.0, 0.0),)
     return LabDatasetConfig(recipe=recipe, subjects=subjects, first_subject=FIRST_SUBJECT[split],
                             seconds=protocol.seconds, fs=protocol.fs, degradations=degradations)
 

@@ -1,8 +1,9 @@
 """The benchmark's protocol, fixed before any method is run: data, splits, sizes, budgets and rows.
 
 Subjects are drawn by index, so the train (0…), validation (1000…) and test (2000…) ranges never share a
-subject, and every test condition shows the same test subjects (paired comparisons). Severity 0 of every
-degradation is the one clean test set.
+subject, and every test condition shows the same test subjects. The degraded test sets are one draw of
+their videos (rates, motion, noise) under each degradation, so they are paired with each other; with
+`paired_clean` the clean set is that draw too, left undegraded.
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ class Protocol:
     train_degraded_copies: tuple[DegradationRange, ...] = field(default_factory=tuple)
     """The second protocol, clean plus mild: the clean training videos, and their subjects again split evenly
     among these degradations, each group's videos under its one degradation (severity drawn per video)."""
+    paired_clean: bool = True
+    """True: the clean test set is the degraded sets' videos undegraded (the lab draws a video after its
+    degradation's severity, so clean draws one at severity 0). False, as the cpu presets ran: clean is the
+    lab's undegraded draw of the same subjects, other videos (other rates) than the degraded sets'."""
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.networks if name not in NETWORKS]
