@@ -30,7 +30,9 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     names = sorted(path.stem for path in (out / "cells").glob("*.json"))
     assert names == ["physnet__bare__seed0", "physnet__head__seed0", "pos"]
     record = json.loads((out / "cells" / "physnet__head__seed0.json").read_text())
-    assert set(record) == {"cell", "metrics", "diagnostics", "training", "codebook", "seconds"}
+    assert set(record) == {"cell", "metrics", "diagnostics", "training", "codebook", "seconds", "device", "versions",
+                           "machine"}
+    assert record["device"] == "cpu" and record["versions"]["torch"] == torch.__version__
     assert record["codebook"] == tensors_digest(load_bundle(bundle).model.state_dict().values())
     assert json.loads((out / "cells" / "physnet__bare__seed0.json").read_text())["codebook"] is None
     assert set(record["diagnostics"]) == {"clean", "noise@1"} and "code_accuracy" in record["diagnostics"]["noise@1"]

@@ -15,6 +15,7 @@ import torch
 
 from codephys_plugin._atomic import write_atomically
 from codephys_plugin._json import strict_json
+from codephys_plugin._provenance import provenance
 from codephys_plugin.adapters import adapter_for, load_checkpoint  # importing them registers the networks with timm
 from codephys_plugin.baselines import BASELINES, rgb_trace
 from codephys_plugin.benchmark import datasets
@@ -67,8 +68,9 @@ def result_path(out: Path, cell: Cell) -> Path:
 def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle | None, device: torch.device,
              weights: Path | None = None) -> dict:
     """Train (when the row needs it) and test the cell on every condition; write and return its record: the
-    per-video metrics per condition, a head's code diagnostics per condition, its training summary. `weights`
-    is the folder of the published checkpoints (PRETRAINED), needed by those networks' cells."""
+    per-video metrics per condition, a head's code diagnostics per condition, its training summary, its
+    codebook's digest, and what it ran on (device, versions, machine). `weights` is the folder of the
+    published checkpoints (PRETRAINED), needed by those networks' cells."""
     started = time.perf_counter()
     if cell.network is None:
         metrics = {condition: classic_metrics(cell.method, datasets.clips(work, protocol, datasets.RAW, "test", condition))
@@ -82,7 +84,8 @@ def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bund
         metrics = {condition: summary for condition, (summary, _) in tested.items()}
         diagnostics = {condition: values for condition, (_, values) in tested.items() if values}
     record = {"cell": cell.__dict__, "metrics": metrics, "diagnostics": diagnostics, "training": training,
-              "codebook": _codebook_digest(cell, bundle), "seconds": round(time.perf_counter() - started, 1)}
+              "codebook": _codebook_digest(cell, bundle), "seconds": round(time.perf_counter() - started, 1),
+              "device": str(device), **provenance()}
     path = result_path(out, cell)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, lambda stream: stream.write(strict_json(record, indent=1).encode()))
