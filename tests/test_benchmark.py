@@ -248,6 +248,8 @@ def test_a_paired_clean_set_holds_the_degraded_sets_videos_undegraded(tmp_path):
     unpaired = datasets.clips(tmp_path / "unpaired", dataclasses.replace(toy, paired_clean=False), "physnet", "test",
                               "clean")
     assert not torch.equal(unpaired.dataset[0][1], labels["noise@1"]), "the cpu presets' clean set: another draw"
+    assert datasets.dataset_config(dataclasses.replace(toy, degradations=()), "physnet", "test", "clean").degradations \
+        == (), "with no degraded set, clean is the plain draw"
 
 
 @pytest.mark.parametrize("network", ["deepphys", "efficientphys", "physformer", "physnet", "sspd"])

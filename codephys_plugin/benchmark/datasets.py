@@ -30,7 +30,7 @@ def dataset_config(protocol: Protocol, network: str, split: str, condition: str 
     degraded = parse_condition(condition) if condition is not None else None
     if degraded is not None:
         degradations = (DegradationRange(degraded[0], degraded[1], degraded[1]),)
-    elif condition == CLEAN and protocol.paired_clean:
+    elif condition == CLEAN and protocol.paired_clean and protocol.degradations:
         degradations = (DegradationRange(protocol.degradations[0], 0.0, 0.0),)
     return LabDatasetConfig(recipe=recipe, subjects=subjects, first_subject=FIRST_SUBJECT[split],
                             seconds=protocol.seconds, fs=protocol.fs, degradations=degradations)
