@@ -107,15 +107,23 @@ def test_the_table_gives_mean_and_spread_over_seeds_and_the_head_over_bare_ratio
                record("head", 1, 2.0, 6.0)]
     table = aggregate(records)
     assert table["physnet bare"]["clean"] == {"mean": 2.0, "spread": pytest.approx(math.sqrt(2)), "seeds": 2}
-    ratios = head_ratios(table)
+    ratios = head_ratios(records)
     assert ratios["physnet head"] == {"degraded": pytest.approx(0.5), "clean": pytest.approx(1.0)}
     text = markdown({"table": table, "conditions": ["clean", "noise@1"], "ratios": ratios})
     assert "| physnet bare | 2.00 ± 1.41 | 12.00 ± 2.83 | 12.00 |" in text
     assert "| physnet head | 0.50 | 1.00 | – |" in text
     assert "| physnet bare | 2.00 ± 1.41 | 12.00 | 12.00 |" in text, "the per-severity summary"
-    with_long = aggregate([*records, record("bare_long", 0, 1.0, 8.0), record("bare_long", 1, 1.0, 4.0)])
+    with_long = [*records, record("bare_long", 0, 1.0, 8.0), record("bare_long", 1, 1.0, 4.0)]
     assert head_ratios(with_long)["physnet head"]["degraded_vs_long"] == pytest.approx(1.0)
-    exact = aggregate([record("bare", 0, 0.0, 10.0), record("head", 0, 0.0, 5.0), record("head_noquant", 0, 0.5, 5.0)])
+    one_seed = head_ratios([*with_long, record("head_noquant", 1, 3.0, 7.0), record("head_no_sam", 2, 1.0, 1.0)])
+    assert one_seed["physnet head_noquant"] == {"degraded": pytest.approx(0.5), "clean": pytest.approx(1.0),
+                                                "degraded_vs_long": pytest.approx(7.0 / 4.0)}, "seed 1's bare rows only"
+    assert "physnet head_no_sam" not in one_seed, "no bare row of seed 2"
+    published = head_ratios([{**record("bare", None, 4.0, 20.0), "cell": {"network": "physnet_pure", "method": "bare",
+                                                                            "seed": None}},
+                             {**record("head", 1, 2.0, 5.0), "cell": {"network": "physnet_pure", "method": "head", "seed": 1}}])
+    assert published["physnet_pure head"] == {"degraded": pytest.approx(0.25), "clean": pytest.approx(0.5)}
+    exact = [record("bare", 0, 0.0, 10.0), record("head", 0, 0.0, 5.0), record("head_noquant", 0, 0.5, 5.0)]
     assert head_ratios(exact)["physnet head"]["clean"] == 1.0, "exact and exact are equal"
     assert head_ratios(exact)["physnet head_noquant"]["clean"] == math.inf
 

@@ -48,19 +48,37 @@ def degraded_mean(row: dict[str, dict[str, float]], severity: float | None = Non
     return float(np.mean(values)) if values else math.nan
 
 
-def head_ratios(table: dict) -> dict[str, dict[str, float]]:
+def head_ratios(records: list[dict]) -> dict[str, dict[str, float]]:
     """Per head row: its degraded-mean and clean MAE over its network's bare row's (< 1: the head is better),
-    and its degraded mean over the matched-budget bare row's where that was run."""
+    and its degraded mean over the matched-budget bare row's where that was run. Both sides are averaged
+    over the head row's seeds only (a seedless bare row, a published network, serves every seed); a head row
+    with a seed its bare row lacks gets no ratio."""
+    by_row: dict[str, dict[int | None, dict]] = {}
+    for record in records:
+        by_row.setdefault(row_name(record["cell"]), {})[record["cell"]["seed"]] = record
     ratios = {}
-    for row, conditions in table.items():
+    for row, cells in by_row.items():
         network, _, method = row.partition(" ")
-        bare, long = table.get(f"{network} bare"), table.get(f"{network} bare_long")
-        if method in HEAD_ROWS and bare is not None:
-            ratios[row] = {"degraded": _ratio(degraded_mean(conditions), degraded_mean(bare)),
-                           "clean": _ratio(conditions[CLEAN]["mean"], bare[CLEAN]["mean"])}
-            if long is not None:
-                ratios[row]["degraded_vs_long"] = _ratio(degraded_mean(conditions), degraded_mean(long))
+        bare = _over_seeds(by_row.get(f"{network} bare"), cells)
+        if method not in HEAD_ROWS or bare is None:
+            continue
+        head = _over_seeds(cells, cells)
+        ratios[row] = {"degraded": _ratio(degraded_mean(head), degraded_mean(bare)),
+                       "clean": _ratio(head[CLEAN]["mean"], bare[CLEAN]["mean"])}
+        long = _over_seeds(by_row.get(f"{network} bare_long"), cells)
+        if long is not None:
+            ratios[row]["degraded_vs_long"] = _ratio(degraded_mean(head), degraded_mean(long))
     return ratios
+
+
+def _over_seeds(reference: dict[int | None, dict] | None, seeds: dict) -> dict | None:
+    """The reference row's conditions averaged over `seeds`; None when it lacks one of them."""
+    if reference is None:
+        return None
+    chosen = list(reference.values()) if set(reference) == {None} else [reference.get(seed) for seed in seeds]
+    if any(record is None for record in chosen):
+        return None
+    return next(iter(aggregate(chosen).values()))
 
 
 def _ratio(value: float, reference: float) -> float:
@@ -140,7 +158,7 @@ def _figure(entry: dict | None) -> str:
 def summarise(out: Path, protocol_record: dict, conditions: list[str], provenance: dict) -> dict:
     records = load_cells(out)
     table = aggregate(records)
-    return {"protocol": protocol_record, "conditions": conditions, "table": table, "ratios": head_ratios(table),
+    return {"protocol": protocol_record, "conditions": conditions, "table": table, "ratios": head_ratios(records),
             "diagnostics": diagnostics_summary(records), **provenance}
 
 
