@@ -137,7 +137,7 @@ def weights_path(work: Path, cell: Cell) -> Path:
 def bare_weights_path(out: Path, cell: Cell) -> Path:
     """Where a bare cell keeps its best weights beside its result, for the head rows of its seed: with the
     results folder, not the scratch --work, so a run resumes on another machine or a wiped --work."""
-    return out / "weights" / f"{cell.network}__bare__seed{cell.seed}.safetensors"
+    return out / "weights" / f"{Cell(cell.network, 'bare', cell.seed).name}.safetensors"
 
 
 def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle | None, device: torch.device,
