@@ -20,7 +20,8 @@ from torch import nn
 from codephys_plugin.adapters.base import Adapter
 from codephys_plugin.adapters.feature_map import FeatureMap
 from codephys_plugin.adapters.input_recipes import bgr_residuals, diff_normalized
-from codephys_plugin.adapters.networks.physformer import physformer_frames, physformer_head, physformer_tokens
+from codephys_plugin.adapters.networks.physformer import (physformer_frame_size, physformer_frames, physformer_head,
+                                                          physformer_tokens)
 from codephys_plugin.adapters.networks.physnet import physnet_encode, physnet_head
 from codephys_plugin.adapters.networks.sspd import sspd_backbone, sspd_predict
 
@@ -41,12 +42,12 @@ class ClipAdapter(Adapter):
 
 
 class PhysFormerAdapter(ClipAdapter):
-    """PhysFormer without its head. Input 'b 3 t 128 128' DiffNormalized frames, t divisible by 4.
+    """PhysFormer without its head. Input 'b 3 t s s' DiffNormalized frames, t divisible by 4, s = 128 for the
+    toolbox's 4×4×4 patches (32·p for (4, p, p) patches).
 
     `gra_sharp` is the attention temperature the toolbox trains and tests with (2.0).
     """
 
-    frame_size = 128
     step_recipe = staticmethod(diff_normalized)
 
     def __init__(self, model: nn.Module, *, level: Literal["frames", "tokens"] = "frames", gra_sharp: float = 2.0):
@@ -56,6 +57,10 @@ class PhysFormerAdapter(ClipAdapter):
         self.level, self.gra_sharp = level, gra_sharp
         self.time_stride = 4 if level == "tokens" else 1
         self.head_modules = ("ConvBlockLast",) if level == "frames" else ("upsample", "upsample2", "ConvBlockLast")
+
+    @property
+    def frame_size(self) -> int:
+        return physformer_frame_size(self.model)
 
     @property
     def feature_channels(self) -> int:

@@ -1,8 +1,8 @@
 """The networks in timm's registry: `timm.create_model("deepphys", img_size=72)` and friends.
 
 Defaults are the toolbox's working configurations (72 px for the 2-D nets, frame_depth=10; PhysFormer at
-160 frames of 128 px; PhysNet with frames=128). No weights are hosted: `pretrained=True` raises, and
-`checkpoint_path=` (timm's own loader) or `load_checkpoint` reads a lab's file.
+160 frames of 128 px, or another multiple of 32 px with smaller patches; PhysNet with frames=128). No weights
+are hosted: `pretrained=True` raises, and `checkpoint_path=` (timm's own loader) or `load_checkpoint` reads a lab's file.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from timm.models import register_model
 
 from codephys_plugin.adapters.networks import DeepPhys, EfficientPhys, PhysFormer, PhysNet, SSPD, SSPDL3
+from codephys_plugin.adapters.networks.physformer import patches_for
 
 TIMM_ONLY_KEYS = ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
 
@@ -44,9 +45,10 @@ def efficientphys(pretrained: bool = False, **kwargs) -> EfficientPhys:
 
 @register_model
 def physformer(pretrained: bool = False, **kwargs) -> PhysFormer:
-    kwargs = _fixed_size("physformer", _network_kwargs("physformer", pretrained, kwargs), 128)
-    frames = kwargs.pop("num_frames", 160)
-    return PhysFormer(image_size=(frames, 128, 128), **kwargs)
+    """`img_size` (default 128, the toolbox's) chooses the spatial patches: 32·p px take (4, p, p) patches."""
+    kwargs = _network_kwargs("physformer", pretrained, kwargs)
+    frames, size = kwargs.pop("num_frames", 160), kwargs.pop("img_size", 128)
+    return PhysFormer(image_size=(frames, size, size), patches=kwargs.pop("patches", patches_for(size)), **kwargs)
 
 
 @register_model

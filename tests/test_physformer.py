@@ -76,3 +76,22 @@ def test_the_public_unused_arguments_are_accepted():
 def test_configurations_that_cannot_run_are_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):
         PhysFormer(**kwargs)
+
+
+def test_smaller_spatial_patches_keep_the_token_grid_on_smaller_frames():
+    """(4, 1, 1) patches on 32-px frames: the same blocks and the same T/4·16 tokens as the toolbox's 128 px."""
+    import timm
+
+    from codephys_plugin.adapters import adapter_for
+
+    small = timm.create_model("physformer", img_size=32, num_frames=8).eval()
+    assert small.patch_embedding.kernel_size == (4, 1, 1)
+    assert timm.create_model("physformer", num_frames=8).patch_embedding.kernel_size == (4, 4, 4)
+    with torch.no_grad():
+        rppg, *scores = small(torch.randn(1, 3, 8, 32, 32))
+    assert rppg.shape == (1, 8) and [score.shape for score in scores] == [(1, 4, 32, 32)] * 3
+    assert adapter_for(small).frame_size == 32 and adapter_for(PhysFormer()).frame_size == 128
+    with pytest.raises(ValueError, match="PhysFormer needs 32×32 frames"):
+        small(torch.randn(1, 3, 8, 128, 128))
+    with pytest.raises(ValueError, match="multiple of 32"):
+        timm.create_model("physformer", img_size=48)

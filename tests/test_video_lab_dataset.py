@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from codephys_plugin.adapters.input_recipes import bgr_residuals
 from codephys_plugin.data.degradations import CameraNoise, degrade
 from codephys_plugin.data.face_video import draw_subject, render_face_video
 from codephys_plugin.data.toolbox_clips import ToolboxClipDataset, find_toolbox_clips
@@ -56,6 +59,27 @@ def test_preprocessing_is_the_toolboxs_whole_video_recipe():
     np.testing.assert_array_equal(pieces[1][0], inputs[20:40])
     flat, _ = preprocess_video(np.full((10, 32, 32, 3), 7, np.uint8), np.zeros(10), SMALL)
     assert np.all(flat == 0), "a flat video gives zeros (the toolbox's NaN → 0), not NaN"
+
+
+def test_sspds_cache_holds_the_residuals_its_adapter_makes_from_raw_frames():
+    """SSPD's repository feeds BGR frame differences in pixel units: the whole-video cache and the adapter's
+    per-clip recipe must give the network the same numbers, or a cached run would train on other inputs."""
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 256, size=(9, 32, 32, 3), dtype=np.uint8)
+    frames[..., 0] = 200
+    inputs, _ = preprocess_video(frames, np.sin(np.arange(9.0)), dataclasses.replace(RECIPES["sspd"], size=32))
+    clip = torch.from_numpy(frames.astype(np.float32)).permute(0, 3, 1, 2)[None]
+    residuals = bgr_residuals(clip)[0].permute(0, 2, 3, 1).numpy()
+    np.testing.assert_array_equal(inputs[:-1], residuals)
+    assert np.all(inputs[-1] == 0), "one zero step pads the video to one value per frame"
+    assert np.all(inputs[:-1, ..., 2] == 0) and np.abs(inputs[..., 0]).max() > 100, "BGR order, pixel units"
+
+
+def test_recipes_refuse_unknown_types_naming_both_lists():
+    with pytest.raises(ValueError, match="label type among"):
+        ToolboxRecipe(("DiffNormalized",), "BGRResiduals", 32, 40)
+    with pytest.raises(ValueError, match="data types must be among"):
+        ToolboxRecipe(("Residuals",), "DiffNormalized", 32, 40)
 
 
 @pytest.mark.parametrize("frames, ppg, message", [

@@ -8,7 +8,8 @@ functions below take the network as an argument and reach its layers by name, so
 of the toolbox class just as on ours.
 
 The public blocks fold tokens back into a 4×4 spatial grid without being told its size, so a network
-built with 4×4×4 patches only runs on 128×128 frames, and T must be divisible by 4.
+built with 4×4×4 patches only runs on 128×128 frames, and T must be divisible by 4. Smaller spatial patches
+keep every block and the 4×4 grid on smaller frames: (4, p, p) patches take 32·p px (4×1×1: 32 px).
 """
 
 from __future__ import annotations
@@ -138,6 +139,24 @@ def temporal_upsampler(in_channels: int, out_channels: int) -> nn.Sequential:
 def frame_size_for(patch_h: int, patch_w: int) -> tuple[int, int]:
     """The (h, w) whose stems and patches leave the 4×4 token grid: 128×128 for 4×4 patches."""
     return TOKEN_GRID * STEM_STRIDE * patch_h, TOKEN_GRID * STEM_STRIDE * patch_w
+
+
+def patches_for(frame_size: int) -> tuple[int, int, int]:
+    """The (t, h, w) patches that leave the 4×4 token grid on square `frame_size` frames: (4, 4, 4) at 128."""
+    side = TOKEN_GRID * STEM_STRIDE
+    if frame_size < side or frame_size % side:
+        raise ValueError(f"PhysFormer frame size: must be a multiple of {side} (the stems halve it three times and "
+                         f"the patches must leave a {TOKEN_GRID}×{TOKEN_GRID} token grid), got {frame_size}")
+    return TIME_PATCH, frame_size // side, frame_size // side
+
+
+def physformer_frame_size(net: nn.Module) -> int:
+    """The square frame size a built PhysFormer (ours or the toolbox's) runs on, read from its patches."""
+    height, width = frame_size_for(*net.patch_embedding.kernel_size[1:])
+    if height != width:
+        raise ValueError(f"PhysFormer: patches {tuple(net.patch_embedding.kernel_size)} need {height}×{width} "
+                         "frames, which are not square")
+    return height
 
 
 def check_physformer_input(net: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -121,7 +121,7 @@ def build_network(name: str, protocol: Protocol, weights: Path | None = None) ->
     size, frames, kind = protocol.size_of(name), protocol.chunk_length, architecture(name)
     arguments = {"physnet": {"frames": frames}, "deepphys": {"img_size": size},
                  "efficientphys": {"img_size": size, "frame_depth": 10 if frames % 20 == 0 else 4},
-                 "physformer": {"num_frames": frames}, "sspd": {}}[kind]
+                 "physformer": {"num_frames": frames, "img_size": size}, "sspd": {}}[kind]
     network = timm.create_model(kind, **arguments)
     if name in PRETRAINED:
         if weights is None:

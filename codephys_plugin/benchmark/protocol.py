@@ -36,9 +36,9 @@ PRETRAINED = {"physnet_pure": "rppg_toolbox/PURE_PhysNet_DiffNormalized.pth",
 their bare row is the checkpoint as published (no seed, nothing trained); their head rows train the head on
 the lab's training set with the backbone frozen throughout."""
 NETWORKS = TRAINABLE + tuple(PRETRAINED)
-NETWORK_SIZE = {"physformer": 128, "sspd": 128, "physnet_pure": 72, "physnet_ubfc": 72}
-"""Frame sizes not chosen by `frame_size`: fixed by the architecture (PhysFormer, SSPD; see backbones.md), or
-the size the published weights were trained at (the toolbox's PhysNet configs: 72)."""
+NETWORK_SIZE = {"sspd": 128, "physnet_pure": 72, "physnet_ubfc": 72}
+"""Frame sizes not chosen by `frame_size`: fixed by the architecture (SSPD's valid convolutions and 8×8 pool; see
+backbones.md), or the size the published weights were trained at (the toolbox's PhysNet configs: 72)."""
 CLEAN = "clean"
 CELL_SELECTION = ("networks", "methods", "seeds")
 """Fields that only choose which cells run: a results folder may gain networks, rows or seeds later."""
@@ -60,6 +60,9 @@ class Protocol:
     fs: float = 30.0
     chunk_length: int = 160
     frame_size: int = 36
+    physformer_size: int = 128
+    """PhysFormer's frames: 32·p px with (4, p, p) patches, so its blocks keep their 4×4 token grid; 128 (4×4×4
+    patches) is the toolbox's. The cpu presets take 32 (1×1 spatial patches: the same blocks, T/4·16 tokens)."""
     bare_epochs: int = 10
     head_epochs: int = 5
     """The head rows start from the same seed's bare weights (the toolbox way to have a network), train with
@@ -102,6 +105,8 @@ class Protocol:
         return [CLEAN] + [condition_name(name, severity) for name in self.degradations for severity in self.severities]
 
     def size_of(self, network: str) -> int:
+        if network == "physformer":
+            return self.physformer_size
         return NETWORK_SIZE.get(network, self.frame_size)
 
     def record(self) -> dict:

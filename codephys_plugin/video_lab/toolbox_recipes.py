@@ -5,7 +5,8 @@ Unlike the per-clip recipes of `codephys_plugin.adapters.input_recipes`, the too
 statistics of the **whole video** before it cuts chunks, and pads the difference signals with a trailing
 zero so they keep one value per frame. Chunks are non-overlapping and the tail is dropped. Inputs are
 saved channels-last (``t h w c``, the toolbox's "NDHWC" on disk), labels as ``(t)``, both float32 (the
-toolbox casts to float32 when it loads them).
+toolbox casts to float32 when it loads them). SSPD, which the toolbox does not train, gets its repository's
+input the same way: BGR frame differences in pixel units.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Literal
 
 import numpy as np
 
-DataType = Literal["Raw", "DiffNormalized", "Standardized"]
+DataType = Literal["Raw", "DiffNormalized", "Standardized", "BGRResiduals"]
 LabelType = Literal["Raw", "DiffNormalized", "Standardized"]
-DATA_TYPES: tuple[DataType, ...] = ("Raw", "DiffNormalized", "Standardized")
+DATA_TYPES: tuple[DataType, ...] = ("Raw", "DiffNormalized", "Standardized", "BGRResiduals")
+LABEL_TYPES: tuple[LabelType, ...] = ("Raw", "DiffNormalized", "Standardized")
 _EPS = 1e-7
 
 
@@ -33,10 +35,10 @@ class ToolboxRecipe:
     chunk_length: int
 
     def __post_init__(self) -> None:
-        unknown = [kind for kind in (*self.data_types, self.label_type) if kind not in DATA_TYPES]
-        if unknown or not self.data_types:
-            raise ValueError(f"toolbox recipe: data and label types must be among {DATA_TYPES}, got "
-                             f"{self.data_types} / {self.label_type}")
+        unknown = [kind for kind in self.data_types if kind not in DATA_TYPES]
+        if unknown or not self.data_types or self.label_type not in LABEL_TYPES:
+            raise ValueError(f"toolbox recipe: data types must be among {DATA_TYPES} and the label type among "
+                             f"{LABEL_TYPES}, got {self.data_types} / {self.label_type}")
         if self.size < 8 or self.chunk_length < 2:
             raise ValueError(f"toolbox recipe: size ≥ 8 and chunk_length ≥ 2 needed, got {self.size}, {self.chunk_length}")
 
@@ -55,9 +57,11 @@ RECIPES: dict[str, ToolboxRecipe] = {
     "efficientphys": ToolboxRecipe(("Standardized",), "DiffNormalized", 72, 180),
     "physnet": ToolboxRecipe(("DiffNormalized",), "DiffNormalized", 72, 128),
     "physformer": ToolboxRecipe(("DiffNormalized",), "DiffNormalized", 128, 160),
+    "sspd": ToolboxRecipe(("BGRResiduals",), "DiffNormalized", 128, 300),
     "raw": ToolboxRecipe(("Raw",), "Raw", 72, 160),
 }
-"""The toolbox configs' settings per network (see backbones.md); "raw" keeps pixel levels for any recipe."""
+"""The toolbox configs' settings per network (see backbones.md; SSPD's from its repository, which trains at T=300,
+with the DiffNormalized labels every own-head loss here reads); "raw" keeps pixel levels for any recipe."""
 
 
 def preprocess_video(frames: np.ndarray, ppg: np.ndarray, recipe: ToolboxRecipe) -> tuple[np.ndarray, np.ndarray]:
@@ -85,6 +89,9 @@ def _transform_frames(video: np.ndarray, kind: DataType) -> np.ndarray:
     if kind == "DiffNormalized":
         ratio = (video[1:] - video[:-1]) / (video[1:] + video[:-1] + _EPS)
         return _padded(_unit_std(ratio))
+    if kind == "BGRResiduals":
+        bgr = video[..., ::-1]
+        return _padded(bgr[1:] - bgr[:-1])
     return _unit_std(video - video.mean())
 
 
