@@ -2,7 +2,8 @@
 
 Defaults are the toolbox's working configurations (72 px for the 2-D nets, frame_depth=10; PhysFormer at
 160 frames of 128 px, or another multiple of 32 px with smaller patches; PhysNet with frames=128). No weights
-are hosted: `pretrained=True` raises, and `checkpoint_path=` (timm's own loader) or `load_checkpoint` reads a lab's file.
+are hosted: `pretrained=True` raises, and `checkpoint_path=` (timm's own loader) or `load_checkpoint` reads a
+lab's file.
 """
 
 from __future__ import annotations

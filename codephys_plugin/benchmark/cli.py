@@ -37,8 +37,8 @@ PRESETS = {
     "full": Protocol(frame_size=72, train_subjects=60, val_subjects=12, test_subjects=24, bare_epochs=30,
                      head_epochs=20),
 }
-"""cpu: 36-px frames (PhysFormer 32, with 4×1×1 patches; SSPD 128, fixed by its architecture), 24/6/12 subjects of 30
-s, bare 10 epochs, head 5 more; cpu-mild (the second protocol, clean plus mild): the same, its 24 clean training
+"""cpu: 36-px frames (PhysFormer 32, with 4×1×1 patches; SSPD 128, fixed by its architecture), 24/6/12 subjects of
+30 s, bare 10 epochs, head 5 more; cpu-mild (the second protocol, clean plus mild): the same, its 24 clean training
 videos joined by 24 of the same subjects under one degradation each (3 subjects per degradation, severity drawn in
 [0, 0.25] per video); cpu-stacked: every training video under all eight degradations at once, each at a severity in
 [0, 0.25] (a first reading of 'mild' that leaves no clean video); full: the toolbox's 72 px (PhysFormer and SSPD
