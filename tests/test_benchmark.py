@@ -59,6 +59,17 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     run_benchmark(TOY, work, out, lambda: load_bundle(bundle), device=cells_module.torch.device("cpu"))
     assert (out / "cells" / "physnet__head__seed0.json").is_file(), "the head starts from the results folder's bare weights"
     assert not cells_module.weights_path(work, cells_module.Cell("physnet", "bare", 0)).exists(), "bare not retrained"
+    bare_path = out / "cells" / "physnet__bare__seed0.json"
+    bare_record = json.loads(bare_path.read_text())
+    assert json.loads((out / "weights" / "physnet__bare__seed0.training.json").read_text()) == bare_record["training"]
+    bare_path.unlink()
+    run_benchmark(TOY, work, out, lambda: load_bundle(bundle), device=cells_module.torch.device("cpu"))
+    assert not cells_module.weights_path(work, cells_module.Cell("physnet", "bare", 0)).exists(), \
+        "a bare cell killed while testing is tested from its kept weights, not trained again"
+    retested = json.loads(bare_path.read_text())
+    assert retested["metrics"] == bare_record["metrics"]
+    assert retested["training"] == {**bare_record["training"],
+                                    "from_kept_weights": "weights/physnet__bare__seed0.safetensors"}
     kept.unlink()
     (out / "cells" / "physnet__head__seed0.json").unlink()
     with pytest.raises(FileNotFoundError, match="bare row's weights .*physnet__bare__seed0.safetensors, which are missing"):

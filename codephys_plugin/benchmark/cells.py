@@ -1,9 +1,10 @@
 """One cell of the benchmark: a row (network and method) and a seed, trained once and tested on every
 condition. A cell's result is one JSON file; a finished file is never recomputed, so a killed run resumes
-at the first unfinished cell."""
+at the first unfinished cell (and a bare cell killed while testing, from its kept weights)."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -149,15 +150,18 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
     train = datasets.clips(work, protocol, cell.network, "train")
     val = datasets.clips(work, protocol, cell.network, "val")
     best = weights_path(work, cell)
+    if cell.method == "bare" and bare_weights_path(out, cell).is_file():
+        return _kept_bare_evaluation(adapter_for(network), out, cell)
     if cell.method in BARE_ROWS:
         adapter = adapter_for(network)
         epochs = protocol.bare_epochs + (protocol.head_epochs if cell.method == "bare_long" else 0)
         config = OwnHeadConfig(epochs=epochs, seed=cell.seed, best=best)
         history = train_own_head(adapter, train, val, config, on_epoch=_print_epoch(cell))
         load_checkpoint(adapter.model, best)
+        record = _training_record(history)
         if cell.method == "bare":
-            write_atomically(bare_weights_path(out, cell), lambda stream: stream.write(best.read_bytes()))
-        return _own_head_evaluation(adapter), _training_record(history)
+            _keep_bare_weights(best, record, out, cell)
+        return _own_head_evaluation(adapter), record
     if not published:
         load_checkpoint(network, _bare_weights(out, cell))
     head = CodeQueryHead(network, codebook=bundle, ablation=HEAD_ABLATIONS[cell.method],
@@ -179,6 +183,30 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
 def _own_head_evaluation(adapter):
     """The bare network's per-video metrics on clips (it has no code diagnostics)."""
     return lambda clips: (evaluate_own_head(adapter, clips).summary(), {})
+
+
+def bare_record_path(out: Path, cell: Cell) -> Path:
+    """The bare row's training record, kept beside its weights so a run killed while testing keeps it too."""
+    return bare_weights_path(out, cell).with_suffix(".training.json")
+
+
+def _keep_bare_weights(best: Path, record: dict, out: Path, cell: Cell) -> None:
+    """The record first, then the weights: kept weights always come with their record."""
+    record_path = bare_record_path(out, cell)
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(record_path, lambda stream: stream.write(strict_json(record, indent=1).encode()))
+    write_atomically(bare_weights_path(out, cell), lambda stream: stream.write(best.read_bytes()))
+
+
+def _kept_bare_evaluation(adapter, out: Path, cell: Cell):
+    """A bare cell whose training finished but whose testing did not (its weights are kept, its result is not)
+    is tested from the kept weights instead of trained again; deleting the weights retrains it."""
+    weights = bare_weights_path(out, cell)
+    print(f"    {cell.name}: testing the kept weights {weights} (delete them to train again)", flush=True)
+    load_checkpoint(adapter.model, weights)
+    record_path = bare_record_path(out, cell)
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {"record": "not kept by the run that trained them"}
+    return _own_head_evaluation(adapter), {**record, "from_kept_weights": str(weights.relative_to(out))}
 
 
 def _bare_weights(out: Path, cell: Cell) -> Path:
