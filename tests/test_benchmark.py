@@ -48,6 +48,7 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     assert accuracy == {"clean": record["diagnostics"]["clean"]["code_accuracy"],
                         "degraded": record["diagnostics"]["noise@1"]["code_accuracy"]}
     assert set(results["table"]) == {"pos", "physnet bare", "physnet head"}
+    assert results["codebooks"] == {record["codebook"]: ["physnet head seed 0"]}
     assert set(results["ratios"]["physnet head"]) == {"degraded", "clean"}, "no bare_long row in the toy"
     assert (out / "mae_vs_severity_physnet.png").stat().st_size > 5_000
     assert "| physnet head |" in table and table == (out / "table.md").read_text().strip()
@@ -137,6 +138,21 @@ def test_the_table_gives_mean_and_spread_over_seeds_and_the_head_over_bare_ratio
     exact = [record("bare", 0, 0.0, 10.0), record("head", 0, 0.0, 5.0), record("head_noquant", 0, 0.5, 5.0)]
     assert head_ratios(exact)["physnet head"]["clean"] == 1.0, "exact and exact are equal"
     assert head_ratios(exact)["physnet head_noquant"]["clean"] == math.inf
+
+
+def test_a_table_mixing_codebooks_lists_the_head_cells_by_the_codebook_they_used():
+    from codephys_plugin.benchmark.table import codebooks, markdown
+
+    def record(method, seed, codebook):
+        return {"cell": {"network": "physnet", "method": method, "seed": seed}, "codebook": codebook}
+
+    used = codebooks([record("bare", 0, None), record("head", 0, "aa"), record("head_noquant", 0, "aa"),
+                      record("head", 1, "bb"), {"cell": {"network": "physnet", "method": "head", "seed": 2}}])
+    assert used == {"aa": ["physnet head seed 0", "physnet head_noquant seed 0"], "bb": ["physnet head seed 1"],
+                    "not recorded": ["physnet head seed 2"]}
+    text = markdown({"table": {}, "conditions": ["clean"], "ratios": {}, "codebooks": used})
+    assert "- bb: physnet head seed 1" in text and "- not recorded: physnet head seed 2" in text
+    assert "codebook" not in markdown({"table": {}, "conditions": ["clean"], "ratios": {}, "codebooks": {"aa": ["x"]}})
 
 
 def test_unknown_rows_are_refused_naming_the_known_ones():

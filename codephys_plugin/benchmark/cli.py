@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "head_no_apb, head_no_sfd, head_no_sam, head_no_stage1 on request)")
     parser.add_argument("--degradations", nargs="+", choices=sorted(DEGRADATIONS), help="(default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, help="(default: 0 1 2)")
-    parser.add_argument("--codebook", type=Path, help="a Stage I bundle; default: codephys-pretrain's, made in --work")
+    parser.add_argument("--codebook", type=Path, help="a Stage I bundle; default: codephys-pretrain's, made once in "
+                        "--out/codebook and kept there, so every head row of a results folder shares it")
     parser.add_argument("--weights", type=Path, help="folder of the published checkpoints the physnet_pure and "
                         "physnet_ubfc rows read (e.g. ../shared/weights: rppg_toolbox/PURE_PhysNet_DiffNormalized.pth …)")
     parser.add_argument("--device", default="cpu", help="torch device for training (default: cpu)")
@@ -100,7 +101,7 @@ def check_published_weights(protocol: Protocol, weights: Path | None) -> None:
 def codebook_for(args: argparse.Namespace, protocol: Protocol) -> Bundle:
     if args.codebook is not None:
         return load_bundle(args.codebook)
-    return default_codebook(args.work / "codebook", protocol.chunk_length)
+    return default_codebook(args.out / "codebook", protocol.chunk_length)
 
 
 def default_codebook(folder: Path, window: int) -> Bundle:

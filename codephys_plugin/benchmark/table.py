@@ -140,6 +140,9 @@ def markdown(results: dict) -> str:
         for row, figures in results["diagnostics"].items():
             lines.append(f"| {row} | " + " | ".join(f"{figures[name]['clean']:.3g} / {figures[name]['degraded']:.3g}"
                                                     if name in figures else "–" for name in DIAGNOSED) + " |")
+    if len(results.get("codebooks", {})) > 1:
+        lines += ["", "Head cells by the codebook they used (digest: cells):"]
+        lines += [f"- {digest}: {', '.join(names)}" for digest, names in results["codebooks"].items()]
     return "\n".join(lines)
 
 
@@ -159,7 +162,21 @@ def summarise(out: Path, protocol_record: dict, conditions: list[str], provenanc
     records = load_cells(out)
     table = aggregate(records)
     return {"protocol": protocol_record, "conditions": conditions, "table": table, "ratios": head_ratios(records),
-            "diagnostics": diagnostics_summary(records), **provenance}
+            "diagnostics": diagnostics_summary(records), "codebooks": codebooks(records), **provenance}
+
+
+def codebooks(records: list[dict]) -> dict[str, list[str]]:
+    """The head cells by the digest of the codebook each used ("not recorded" for cells older than the
+    digest), so a table mixing Stage I bundles says so."""
+    used: dict[str, list[str]] = {}
+    for record in records:
+        if record["cell"]["method"] in HEAD_ROWS:
+            used.setdefault(record.get("codebook") or "not recorded", []).append(_cell_name(record["cell"]))
+    return {digest: sorted(names) for digest, names in sorted(used.items())}
+
+
+def _cell_name(cell: dict) -> str:
+    return f"{row_name(cell)} seed {cell['seed']}" if cell["seed"] is not None else row_name(cell)
 
 
 def write_results(out: Path, results: dict) -> None:
