@@ -97,6 +97,32 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     assert json.loads((out / "results.json").read_text())["table"] == results["table"]
 
 
+def test_a_head_cell_killed_after_an_epoch_resumes_at_the_next_one(bundle, tmp_path, monkeypatch):  # noqa: F811
+    class Killed(Exception):
+        pass
+
+    protocol = dataclasses.replace(TOY, methods=("bare", "head"), head_epochs=2)
+    out, work = tmp_path / "out", tmp_path / "work"
+    shown = []
+
+    def killed_after_the_first_head_epoch(cell):
+        def show(summary):
+            shown.append((cell.method, summary.epoch))
+            if cell.method == "head" and summary.epoch == 1:
+                raise Killed
+        return show
+
+    monkeypatch.setattr(cells_module, "_print_epoch", killed_after_the_first_head_epoch)
+    with pytest.raises(Killed):
+        run_benchmark(protocol, work, out, lambda: load_bundle(bundle), device=torch.device("cpu"))
+    assert list(work.glob("runs/physnet__head__seed0/state-from-*.pt")), "the state after epoch 1 is kept"
+    monkeypatch.setattr(cells_module, "_print_epoch", lambda cell: lambda summary: shown.append((cell.method, summary.epoch)))
+    run_benchmark(protocol, work, out, lambda: load_bundle(bundle), device=torch.device("cpu"))
+    assert shown == [("bare", 1), ("head", 1), ("head", 2)], "neither the bare cell nor the head's epoch 1 again"
+    record = json.loads((out / "cells" / "physnet__head__seed0.json").read_text())
+    assert record["training"]["epochs"] == 2 and len(record["training"]["val_mae"]) == 2
+
+
 def test_a_results_folder_refuses_another_protocol_but_may_gain_networks_rows_and_seeds(tmp_path):
     from codephys_plugin.benchmark.cli import check_same_protocol
 

@@ -1,6 +1,7 @@
 """One cell of the benchmark: a row (network and method) and a seed, trained once and tested on every
 condition. A cell's result is one JSON file; a finished file is never recomputed, so a killed run resumes
-at the first unfinished cell (and a bare cell killed while testing, from its kept weights)."""
+at the first unfinished cell: a head cell at its last finished epoch, a bare cell killed while testing from its
+kept weights."""
 
 from __future__ import annotations
 
@@ -135,6 +136,13 @@ def weights_path(work: Path, cell: Cell) -> Path:
     return work / "runs" / cell.name / "best.safetensors"
 
 
+def training_state_path(work: Path, cell: Cell, network: torch.nn.Module) -> Path:
+    """A head cell's resumable state after its last finished epoch, named by the weights it started from, so
+    a killed cell resumes at that epoch, and one whose bare row was trained again starts afresh."""
+    start = tensors_digest(network.state_dict().values())
+    return work / "runs" / cell.name / f"state-from-{start}.pt"
+
+
 def bare_weights_path(out: Path, cell: Cell) -> Path:
     """Where a bare cell keeps its best weights beside its result, for the head rows of its seed: with the
     results folder, not the scratch --work, so a run resumes on another machine or a wiped --work."""
@@ -164,12 +172,13 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
         return _own_head_evaluation(adapter), record
     if not published:
         load_checkpoint(network, _bare_weights(out, cell))
+    state = training_state_path(work, cell, network)
     head = CodeQueryHead(network, codebook=bundle, ablation=HEAD_ABLATIONS[cell.method],
                          code_temperature=protocol.code_temperature, freeze_backbone=published).to(device)
     config = Stage2TrainingConfig(epochs=protocol.head_epochs, lr=protocol.head_lr, backbone_lr=protocol.backbone_lr,
                                   frozen_backbone_epochs=0 if published else protocol.frozen_backbone_epochs,
-                                  seed=cell.seed, best=best)
-    history = train_stage2(head, train, val, config, on_epoch=_print_epoch(cell))
+                                  seed=cell.seed, best=best, checkpoint=state)
+    history = train_stage2(head, train, val, config, resume_from=state, on_epoch=_print_epoch(cell))
     load_head_weights(head, best)
 
     def evaluate(clips: ClipSet) -> tuple[dict, dict]:
