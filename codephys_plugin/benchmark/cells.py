@@ -214,7 +214,8 @@ def _kept_bare_evaluation(adapter, out: Path, cell: Cell):
     print(f"    {cell.name}: testing the kept weights {weights} (delete them to train again)", flush=True)
     load_checkpoint(adapter.model, weights)
     record_path = bare_record_path(out, cell)
-    record = json.loads(record_path.read_text()) if record_path.is_file() else {"record": "not kept by the run that trained them"}
+    lost = {"record": "not kept by the run that trained them"}
+    record = json.loads(record_path.read_text()) if record_path.is_file() else lost
     return _own_head_evaluation(adapter), {**record, "from_kept_weights": str(weights.relative_to(out))}
 
 
