@@ -155,11 +155,11 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
     published = cell.network in PRETRAINED
     if cell.method == "bare" and published:
         return _own_head_evaluation(adapter_for(network)), {}
+    if cell.method == "bare" and bare_weights_path(out, cell).is_file():
+        return _kept_bare_evaluation(adapter_for(network), out, cell)
     train = datasets.clips(work, protocol, cell.network, "train")
     val = datasets.clips(work, protocol, cell.network, "val")
     best = weights_path(work, cell)
-    if cell.method == "bare" and bare_weights_path(out, cell).is_file():
-        return _kept_bare_evaluation(adapter_for(network), out, cell)
     if cell.method in BARE_ROWS:
         adapter = adapter_for(network)
         epochs = protocol.bare_epochs + (protocol.head_epochs if cell.method == "bare_long" else 0)
@@ -201,9 +201,7 @@ def bare_record_path(out: Path, cell: Cell) -> Path:
 
 def _keep_bare_weights(best: Path, record: dict, out: Path, cell: Cell) -> None:
     """The record first, then the weights: kept weights always come with their record."""
-    record_path = bare_record_path(out, cell)
-    record_path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(record_path, lambda stream: stream.write(strict_json(record, indent=1).encode()))
+    write_atomically(bare_record_path(out, cell), lambda stream: stream.write(strict_json(record, indent=1).encode()))
     write_atomically(bare_weights_path(out, cell), lambda stream: stream.write(best.read_bytes()))
 
 
