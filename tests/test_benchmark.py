@@ -53,20 +53,21 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     assert (out / "mae_vs_severity_physnet.png").stat().st_size > 5_000
     assert "| physnet head |" in table and table == (out / "table.md").read_text().strip()
     kept = out / "weights" / "physnet__bare__seed0.safetensors"
-    assert kept.read_bytes() == cells_module.weights_path(work, cells_module.Cell("physnet", "bare", 0)).read_bytes()
+    assert kept.is_file() and not any((out / "unfinished").iterdir()), "finished cells leave no training state"
 
-    shutil.rmtree(work / "runs")
+    trained = []
+    monkeypatch.setattr(cells_module, "_print_epoch", lambda cell: lambda summary: trained.append(cell.method))
+    shutil.rmtree(work)
     (out / "cells" / "physnet__head__seed0.json").unlink()
     run_benchmark(TOY, work, out, lambda: load_bundle(bundle), device=cells_module.torch.device("cpu"))
     assert (out / "cells" / "physnet__head__seed0.json").is_file(), "the head starts from the results folder's bare weights"
-    assert not cells_module.weights_path(work, cells_module.Cell("physnet", "bare", 0)).exists(), "bare not retrained"
+    assert trained == ["head"], "bare not retrained"
     bare_path = out / "cells" / "physnet__bare__seed0.json"
     bare_record = json.loads(bare_path.read_text())
     assert json.loads((out / "weights" / "physnet__bare__seed0.training.json").read_text()) == bare_record["training"]
     bare_path.unlink()
     run_benchmark(TOY, work, out, lambda: load_bundle(bundle), device=cells_module.torch.device("cpu"))
-    assert not cells_module.weights_path(work, cells_module.Cell("physnet", "bare", 0)).exists(), \
-        "a bare cell killed while testing is tested from its kept weights, not trained again"
+    assert trained == ["head"], "a bare cell killed while testing is tested from its kept weights, not trained again"
     retested = json.loads(bare_path.read_text())
     assert retested["metrics"] == bare_record["metrics"]
     assert retested["training"] == {**bare_record["training"],
@@ -97,30 +98,39 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     assert json.loads((out / "results.json").read_text())["table"] == results["table"]
 
 
-def test_a_head_cell_killed_after_an_epoch_resumes_at_the_next_one(bundle, tmp_path, monkeypatch):  # noqa: F811
+def test_cells_killed_after_an_epoch_resume_at_the_next_one_on_a_wiped_work_folder(bundle, tmp_path, monkeypatch):  # noqa: F811
+    """Cells longer than a sitting: their state lives with the results, not in the scratch --work."""
     class Killed(Exception):
         pass
 
-    protocol = dataclasses.replace(TOY, methods=("bare", "head"), head_epochs=2)
+    protocol = dataclasses.replace(TOY, methods=("bare", "head"), bare_epochs=2, head_epochs=2)
     out, work = tmp_path / "out", tmp_path / "work"
     shown = []
 
-    def killed_after_the_first_head_epoch(cell):
+    def killed_after_the_first_epoch(cell):
         def show(summary):
             shown.append((cell.method, summary.epoch))
-            if cell.method == "head" and summary.epoch == 1:
+            if summary.epoch == 1:
                 raise Killed
         return show
 
-    monkeypatch.setattr(cells_module, "_print_epoch", killed_after_the_first_head_epoch)
+    monkeypatch.setattr(cells_module, "_print_epoch", killed_after_the_first_epoch)
     with pytest.raises(Killed):
         run_benchmark(protocol, work, out, lambda: load_bundle(bundle), device=torch.device("cpu"))
-    assert list(work.glob("runs/physnet__head__seed0/state-from-*.pt")), "the state after epoch 1 is kept"
+    assert list(out.glob("unfinished/physnet__bare__seed0/state-from-*.pt")), "the bare state after epoch 1 is kept"
+    shutil.rmtree(work)
+    with pytest.raises(Killed):
+        run_benchmark(protocol, work, out, lambda: load_bundle(bundle), device=torch.device("cpu"))
+    assert list(out.glob("unfinished/physnet__head__seed0/state-from-*.pt")), "the head state after epoch 1 is kept"
+    assert not (out / "unfinished" / "physnet__bare__seed0").exists(), "a finished cell's state is removed"
+    shutil.rmtree(work)
     monkeypatch.setattr(cells_module, "_print_epoch", lambda cell: lambda summary: shown.append((cell.method, summary.epoch)))
     run_benchmark(protocol, work, out, lambda: load_bundle(bundle), device=torch.device("cpu"))
-    assert shown == [("bare", 1), ("head", 1), ("head", 2)], "neither the bare cell nor the head's epoch 1 again"
-    record = json.loads((out / "cells" / "physnet__head__seed0.json").read_text())
-    assert record["training"]["epochs"] == 2 and len(record["training"]["val_mae"]) == 2
+    assert shown == [("bare", 1), ("bare", 2), ("head", 1), ("head", 2)], "no epoch runs twice"
+    for name in ("physnet__bare__seed0", "physnet__head__seed0"):
+        record = json.loads((out / "cells" / f"{name}.json").read_text())
+        assert record["training"]["epochs"] == 2 and len(record["training"]["val_mae"]) == 2
+    assert not any((out / "unfinished").iterdir())
 
 
 def test_a_results_folder_refuses_another_protocol_but_may_gain_networks_rows_and_seeds(tmp_path):
@@ -218,20 +228,25 @@ SHARED_WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared" / "weight
 
 
 @pytest.mark.skipif(not (SHARED_WEIGHTS / PRETRAINED["physnet_pure"]).is_file(), reason="needs ../shared/weights")
-def test_a_published_network_is_tested_as_it_is_and_its_head_trains_on_a_frozen_backbone(bundle, tmp_path):  # noqa: F811
+def test_a_published_network_is_tested_as_it_is_and_its_head_trains_on_a_frozen_backbone(bundle, tmp_path,  # noqa: F811
+                                                                                          monkeypatch):
     from codephys_plugin.adapters import load_checkpoint
-    from codephys_plugin.benchmark.cells import Cell, build_network, weights_path
+    from codephys_plugin.benchmark.cells import build_network
     from safetensors.torch import load_file
 
     toy = dataclasses.replace(TOY, networks=("physnet_pure",), methods=("bare", "head"), seeds=(0,), head_epochs=1)
     out, work = tmp_path / "out", tmp_path / "work"
+    best_weights = []
+    load_head_weights = cells_module.load_head_weights
+    monkeypatch.setattr(cells_module, "load_head_weights",
+                        lambda head, path: best_weights.append(load_file(path)) or load_head_weights(head, path))
     run_benchmark(toy, work, out, lambda: load_bundle(bundle), cells_module.torch.device("cpu"), weights=SHARED_WEIGHTS)
     assert sorted(path.stem for path in (out / "cells").glob("*.json")) == ["physnet_pure__bare", "physnet_pure__head__seed0"]
     bare = json.loads((out / "cells" / "physnet_pure__bare.json").read_text())
     assert bare["cell"]["seed"] is None and bare["training"] == {}, "published weights are tested, not trained"
     assert (work / "data" / "physnet_72px" / "test_clean").is_dir(), "the size the toolbox trained it at"
     published = build_network("physnet_pure", toy, SHARED_WEIGHTS).state_dict()
-    trained = load_file(weights_path(work, Cell("physnet_pure", "head", 0)))
+    (trained,) = best_weights
     backbone = {key.removeprefix("adapter.model."): value for key, value in trained.items() if key.startswith("adapter.model.")}
     assert backbone.keys() == published.keys()
     assert all(torch.equal(backbone[key], published[key]) for key in published), "the backbone stays frozen"

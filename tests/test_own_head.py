@@ -12,6 +12,7 @@ from codephys_plugin.adapters import SSPD, DeepPhys, EfficientPhys, HookAdapter,
 from codephys_plugin.adapters.checkpoint import load_checkpoint
 from codephys_plugin.data.clip_sets import ClipSet, split_by_video, toolbox_clips
 from codephys_plugin.losses.physformer import physformer_loss
+from codephys_plugin.training.checkpoint import ResumeError
 from codephys_plugin.training.own_head import OwnHeadConfig, evaluate_own_head, train_own_head
 from codephys_plugin.training.own_recipes import frame_mse_loss, own_recipe, pearson_loss
 from tests.test_train_cli import STEPS, write_cache
@@ -41,6 +42,46 @@ def test_the_bare_network_learns_and_its_best_weights_load_strictly_into_the_pub
     load_checkpoint(fresh, tmp_path / "best.safetensors")
     report = evaluate_own_head(adapter_for(fresh), val).summary()
     assert report["mae"] == pytest.approx(best.val["mae"]) and report["videos"] == 1
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_bare_run_killed_after_an_epoch_resumes_to_the_same_weights_as_an_uninterrupted_one(clips, tmp_path):
+    """PhysNet's recipe steps a one-cycle schedule every batch: the resumed run must continue it, not restart it."""
+    train, val = clips
+
+    def run(folder, on_epoch=None):
+        torch.manual_seed(0)
+        adapter = adapter_for(PhysNet(frames=STEPS))
+        config = OwnHeadConfig(epochs=3, lr=3e-3, best=folder / "best.safetensors", checkpoint=folder / "state.pt")
+        return adapter, train_own_head(adapter, train, val, config, resume_from=folder / "state.pt", on_epoch=on_epoch)
+
+    whole, whole_history = run(tmp_path / "whole")
+
+    def killed_after_epoch_2(summary):
+        if summary.epoch == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        run(tmp_path / "cut", killed_after_epoch_2)
+    resumed_epochs = []
+    resumed, history = run(tmp_path / "cut", lambda summary: resumed_epochs.append(summary.epoch))
+    assert resumed_epochs == [3], "epochs 1-2 are not trained again"
+    assert [summary.loss for summary in history] == pytest.approx([summary.loss for summary in whole_history])
+    for name, tensor in whole.state_dict().items():
+        assert torch.equal(resumed.state_dict()[name], tensor), name
+    assert (tmp_path / "cut" / "best.safetensors").read_bytes() == (tmp_path / "whole" / "best.safetensors").read_bytes()
+
+
+def test_a_bare_checkpoint_of_other_settings_is_refused(clips, tmp_path):
+    train, val = clips
+    config = OwnHeadConfig(epochs=1, checkpoint=tmp_path / "state.pt")
+    train_own_head(adapter_for(PhysNet(frames=STEPS)), train, val, config)
+    with pytest.raises(ResumeError, match="epochs: checkpoint 1, now 2"):
+        train_own_head(adapter_for(PhysNet(frames=STEPS)), train, val, OwnHeadConfig(epochs=2),
+                       resume_from=tmp_path / "state.pt")
 
 
 def pulse_clips(channels: int, size: int, steps: int, videos: int = 2, chunks: int = 2) -> ClipSet:

@@ -1,12 +1,13 @@
 """One cell of the benchmark: a row (network and method) and a seed, trained once and tested on every
 condition. A cell's result is one JSON file; a finished file is never recomputed, so a killed run resumes
-at the first unfinished cell: a head cell at its last finished epoch, a bare cell killed while testing from its
-kept weights."""
+at the first unfinished cell: at its last finished epoch (its state is kept with the results until the cell is
+written), or, for a bare cell killed while testing, from its kept weights."""
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,9 +89,8 @@ def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bund
     record = {"cell": cell.__dict__, "metrics": metrics, "diagnostics": diagnostics, "training": training,
               "codebook": _codebook_digest(cell, bundle), "seconds": round(time.perf_counter() - started, 1),
               "device": str(device), **provenance()}
-    path = result_path(out, cell)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, lambda stream: stream.write(strict_json(record, indent=1).encode()))
+    write_atomically(result_path(out, cell), lambda stream: stream.write(strict_json(record, indent=1).encode()))
+    shutil.rmtree(unfinished_folder(out, cell), ignore_errors=True)
     return record
 
 
@@ -132,15 +132,23 @@ def build_network(name: str, protocol: Protocol, weights: Path | None = None) ->
     return network
 
 
-def weights_path(work: Path, cell: Cell) -> Path:
-    return work / "runs" / cell.name / "best.safetensors"
+def unfinished_folder(out: Path, cell: Cell) -> Path:
+    """A cell still training: its state after its last finished epoch and its best weights so far, kept with
+    the results rather than in the scratch --work, so that a cell longer than one sitting resumes on a wiped
+    --work or another machine; removed once the cell's result is written."""
+    return out / "unfinished" / cell.name
 
 
-def training_state_path(work: Path, cell: Cell, network: torch.nn.Module) -> Path:
-    """A head cell's resumable state after its last finished epoch, named by the weights it started from, so
-    a killed cell resumes at that epoch, and one whose bare row was trained again starts afresh."""
+def weights_path(out: Path, cell: Cell) -> Path:
+    """The best epoch's weights of a cell still training."""
+    return unfinished_folder(out, cell) / "best.safetensors"
+
+
+def training_state_path(out: Path, cell: Cell, network: torch.nn.Module) -> Path:
+    """A cell's resumable state after its last finished epoch, named by the weights it started from, so a
+    killed cell resumes at that epoch, and a head cell whose bare row was trained again starts afresh."""
     start = tensors_digest(network.state_dict().values())
-    return work / "runs" / cell.name / f"state-from-{start}.pt"
+    return unfinished_folder(out, cell) / f"state-from-{start}.pt"
 
 
 def bare_weights_path(out: Path, cell: Cell) -> Path:
@@ -159,12 +167,13 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
         return _kept_bare_evaluation(adapter_for(network), out, cell)
     train = datasets.clips(work, protocol, cell.network, "train")
     val = datasets.clips(work, protocol, cell.network, "val")
-    best = weights_path(work, cell)
+    best = weights_path(out, cell)
     if cell.method in BARE_ROWS:
         adapter = adapter_for(network)
         epochs = protocol.bare_epochs + (protocol.head_epochs if cell.method == "bare_long" else 0)
-        config = OwnHeadConfig(epochs=epochs, seed=cell.seed, best=best)
-        history = train_own_head(adapter, train, val, config, on_epoch=_print_epoch(cell))
+        state = training_state_path(out, cell, network)
+        config = OwnHeadConfig(epochs=epochs, seed=cell.seed, best=best, checkpoint=state)
+        history = train_own_head(adapter, train, val, config, resume_from=state, on_epoch=_print_epoch(cell))
         load_checkpoint(adapter.model, best)
         record = _training_record(history)
         if cell.method == "bare":
@@ -172,7 +181,7 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
         return _own_head_evaluation(adapter), record
     if not published:
         load_checkpoint(network, _bare_weights(out, cell))
-    state = training_state_path(work, cell, network)
+    state = training_state_path(out, cell, network)
     head = CodeQueryHead(network, codebook=bundle, ablation=HEAD_ABLATIONS[cell.method],
                          code_temperature=protocol.code_temperature, freeze_backbone=published).to(device)
     config = Stage2TrainingConfig(epochs=protocol.head_epochs, lr=protocol.head_lr, backbone_lr=protocol.backbone_lr,

@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from codephys_plugin.adapters import Adapter
+from codephys_plugin.training.checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
 from codephys_plugin.data.clip_sets import ClipSet, collate, model_chunks, network_inputs
 from codephys_plugin.heart_rate.videos import VideoReport, evaluate_videos
 from codephys_plugin.rppg.filters import DEFAULT_HIGH_HZ, DEFAULT_LOW_HZ
@@ -42,6 +43,8 @@ class OwnHeadConfig:
     best: Path | None = None
     """The best epoch's network state_dict (safetensors)."""
     history: Path | None = None
+    checkpoint: Path | None = None
+    """Where the resumable state is written after every epoch (weights, optimiser, schedule, data order)."""
     progress: bool = False
 
     def __post_init__(self) -> None:
@@ -83,9 +86,11 @@ def train_own_head(
     val: ClipSet,
     config: OwnHeadConfig = OwnHeadConfig(),
     *,
+    resume_from: Path | None = None,
     on_epoch: Callable[[OwnHeadEpochSummary], None] | None = None,
 ) -> list[OwnHeadEpochSummary]:
-    """Train the whole network (backbone and its own head) on `train`, validate on `val` every epoch."""
+    """Train the whole network (backbone and its own head) on `train`, validate on `val` every epoch. A run
+    resumed from its checkpoint continues with the same data order, schedule and random draws."""
     recipe = own_recipe(adapter)
     check_label_form(train, "training")
     check_label_form(val, "validation")
@@ -95,9 +100,16 @@ def train_own_head(
     optimizer = recipe.optimizer_for(adapter.parameters(), lr)
     batch_schedule, epoch_schedule = _schedules(recipe, optimizer, lr, config.epochs, steps)
     device = next(adapter.parameters()).device
+    schedules = {name: value for name, value in (("batch_schedule", batch_schedule),
+                                                 ("epoch_schedule", epoch_schedule)) if value is not None}
+    settings = _settings(config, adapter, train, val)
     history: list[OwnHeadEpochSummary] = []
-    best_mae = math.inf
-    for epoch in range(config.epochs):
+    if resume_from is not None and Path(resume_from).exists():
+        saved = restore_training_state(load_checkpoint(resume_from), model=adapter, optimizer=optimizer,
+                                       order_rng=order_rng, settings=settings, **schedules)
+        history = [OwnHeadEpochSummary(**summary) for summary in saved]
+    best_mae = min((summary.val["mae"] for summary in history if summary.best), default=math.inf)
+    for epoch in range(len(history), config.epochs):
         started = time.perf_counter()
         adapter.train()
         batches = epoch_batches(len(train), config.batch_size, DistributedContext(), order_rng)
@@ -123,12 +135,29 @@ def train_own_head(
                 save_head_weights(config.best, adapter.model, {"codephys_own_head_epoch": str(epoch + 1)})
         summary = OwnHeadEpochSummary(epoch + 1, total / steps, values, time.perf_counter() - started, is_best)
         history.append(summary)
+        if config.checkpoint is not None:
+            save_checkpoint(config.checkpoint, training_state(model=adapter, optimizer=optimizer, order_rng=order_rng,
+                                                              history=history, settings=settings, **schedules))
         if config.history is not None:
             write_history(config.history, history)
         if on_epoch is not None:
             on_epoch(summary)
     adapter.eval()
     return history
+
+
+def _settings(config: OwnHeadConfig, adapter: Adapter, train: ClipSet, val: ClipSet) -> dict:
+    """What a checkpoint must share with the run that resumes it: the schedule, the network and the clips."""
+    return {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr, "seed": config.seed,
+            "hr_band_hz": list(config.hr_band_hz), "network": type(adapter.model).__name__,
+            "recipe": _recipe_description(own_recipe(adapter)),
+            "training clips": f"{len(train)} clips, {train.fingerprint()}",
+            "validation clips": f"{len(val)} clips, {val.fingerprint()}"}
+
+
+def _recipe_description(recipe: OwnRecipe) -> str:
+    return (f"{recipe.loss.__name__}, {recipe.optimizer} at {recipe.lr} (weight decay {recipe.weight_decay}), "
+            f"one-cycle {recipe.one_cycle}, halved every {recipe.decay_every_epochs} epochs")
 
 
 def _schedules(recipe: OwnRecipe, optimizer: torch.optim.Optimizer, lr: float, epochs: int, steps: int):
