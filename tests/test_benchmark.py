@@ -176,6 +176,23 @@ def test_the_table_gives_mean_and_spread_over_seeds_and_the_head_over_bare_ratio
     assert head_ratios(exact)["physnet head_noquant"]["clean"] == math.inf
 
 
+def test_the_table_says_what_each_row_cost_to_run():
+    from codephys_plugin.benchmark.table import cell_times, markdown
+
+    def record(method, seed, seconds):
+        return {"cell": {"network": "physnet", "method": method, "seed": seed}, "seconds": seconds}
+
+    kept = {**record("bare", 1, 1200.0), "training": {"from_kept_weights": "weights/physnet__bare__seed1.safetensors"}}
+    times = cell_times([record("bare", 0, 600.0), kept, record("head", 0, 3600.0),
+                        {"cell": {"network": None, "method": "pos", "seed": None}}])
+    assert times == {"physnet bare": {"cells": 2, "minutes_per_cell": 15.0, "hours": 0.5, "tested_only": 1},
+                     "physnet head": {"cells": 1, "minutes_per_cell": 60.0, "hours": 1.0, "tested_only": 0}}, \
+        "no time, no entry"
+    text = markdown({"table": {}, "conditions": ["clean"], "ratios": {}, "times": times})
+    assert "| physnet bare | 2 (1 tested from kept weights: training not counted) | 15.0 | 0.50 |" in text
+    assert "| physnet head | 1 | 60.0 | 1.00 |" in text and "| all rows | 3 | | 1.50 |" in text
+
+
 def test_a_table_mixing_codebooks_lists_the_head_cells_by_the_codebook_they_used():
     from codephys_plugin.benchmark.table import codebooks, markdown
 

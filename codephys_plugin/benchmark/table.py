@@ -140,10 +140,22 @@ def markdown(results: dict) -> str:
         for row, figures in results["diagnostics"].items():
             lines.append(f"| {row} | " + " | ".join(f"{figures[name]['clean']:.3g} / {figures[name]['degraded']:.3g}"
                                                     if name in figures else "–" for name in DIAGNOSED) + " |")
+    if results.get("times"):
+        lines += ["", "| row | cells | minutes a cell (mean) | hours in all |", "|---|---:|---:|---:|"]
+        lines += [f"| {row} | {time['cells']}{_tested_only(time)} | {time['minutes_per_cell']:.1f} | {time['hours']:.2f} |"
+                  for row, time in results["times"].items()]
+        total = sum(time["hours"] for time in results["times"].values())
+        lines.append(f"| all rows | {sum(time['cells'] for time in results['times'].values())} | | {total:.2f} |")
     if len(results.get("codebooks", {})) > 1:
         lines += ["", "Head cells by the codebook they used (digest: cells):"]
         lines += [f"- {digest}: {', '.join(names)}" for digest, names in results["codebooks"].items()]
     return "\n".join(lines)
+
+
+def _tested_only(time: dict) -> str:
+    """Cells tested from weights a killed run had kept: their training time is not in their seconds."""
+    count = time.get("tested_only", 0)
+    return f" ({count} tested from kept weights: training not counted)" if count else ""
 
 
 def _figure_or_dash(value: float | None) -> str:
@@ -162,7 +174,23 @@ def summarise(out: Path, protocol_record: dict, conditions: list[str], provenanc
     records = load_cells(out)
     table = aggregate(records)
     return {"protocol": protocol_record, "conditions": conditions, "table": table, "ratios": head_ratios(records),
-            "diagnostics": diagnostics_summary(records), "codebooks": codebooks(records), **provenance}
+            "diagnostics": diagnostics_summary(records), "codebooks": codebooks(records), "times": cell_times(records),
+            **provenance}
+
+
+def cell_times(records: list[dict]) -> dict[str, dict[str, float]]:
+    """row -> its cells' count, mean minutes a cell and hours in all (training and testing, wall clock, as
+    each cell recorded it): what running the table costs, row by row."""
+    seconds: dict[str, list[float]] = {}
+    untrained: dict[str, int] = {}
+    for record in records:
+        if "seconds" in record:
+            row = row_name(record["cell"])
+            seconds.setdefault(row, []).append(record["seconds"])
+            untrained[row] = untrained.get(row, 0) + ("from_kept_weights" in (record.get("training") or {}))
+    return {row: {"cells": len(values), "minutes_per_cell": float(np.mean(values)) / 60,
+                  "hours": float(np.sum(values)) / 3600, "tested_only": untrained[row]}
+            for row, values in sorted(seconds.items())}
 
 
 def codebooks(records: list[dict]) -> dict[str, list[str]]:
