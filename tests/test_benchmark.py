@@ -176,6 +176,16 @@ def test_the_table_gives_mean_and_spread_over_seeds_and_the_head_over_bare_ratio
     assert head_ratios(exact)["physnet head_noquant"]["clean"] == math.inf
 
 
+def test_a_head_cell_records_its_codebook_and_the_row_without_stage1_says_it_used_only_its_shapes(bundle):  # noqa: F811
+    loaded = load_bundle(bundle)
+    digest = tensors_digest(loaded.model.state_dict().values())
+    digest_of = cells_module._codebook_digest
+    assert digest_of(cells_module.Cell("physnet", "head", 0), loaded) == digest
+    assert digest_of(cells_module.Cell("physnet", "head_no_stage1", 0), loaded) == \
+        f"{digest}, its shapes only (random Stage I weights)"
+    assert digest_of(cells_module.Cell("physnet", "bare", 0), loaded) is None
+
+
 def test_the_table_says_what_each_row_cost_to_run():
     from codephys_plugin.benchmark.table import cell_times, markdown
 

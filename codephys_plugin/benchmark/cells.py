@@ -96,10 +96,11 @@ def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bund
 
 def _codebook_digest(cell: Cell, bundle: Bundle | None) -> str | None:
     """Which Stage I bundle a head row used (its weights' digest), so cells run apart can be checked to share
-    one; None for the rows without a head."""
+    one; None for the rows without a head. The row without Stage I takes only the bundle's shapes, and says so."""
     if cell.method not in HEAD_ROWS or bundle is None:
         return None
-    return tensors_digest(bundle.model.state_dict().values())
+    digest = tensors_digest(bundle.model.state_dict().values())
+    return digest if HEAD_ABLATIONS[cell.method].stage1 else f"{digest}, its shapes only (random Stage I weights)"
 
 
 def classic_metrics(method: str, clips: ClipSet) -> dict[str, float]:
