@@ -72,6 +72,7 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     assert retested["metrics"] == bare_record["metrics"]
     assert retested["training"] == {**bare_record["training"],
                                     "from_kept_weights": "weights/physnet__bare__seed0.safetensors"}
+    assert "tested from kept weights" in (out / "table.md").read_text(), "the retested bare cell's cost is not a training's"
     kept.unlink()
     (out / "cells" / "physnet__head__seed0.json").unlink()
     with pytest.raises(FileNotFoundError, match="bare row's weights .*physnet__bare__seed0.safetensors, which are missing"):
@@ -89,12 +90,14 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     assert [cell.name for cell in ran] == ["physnet__head__seed0", "pos"]
     (out / "pos.json").rename(out / "cells" / "pos.json")
 
+    monkeypatch.setattr("codephys_plugin.benchmark.cli.run_cell", lambda *args: pytest.fail("every cell is done"))
+    written = run_benchmark(TOY, work, out, lambda: None, device=None)
     (out / "results.json").unlink()
     (out / "table.md").unlink()
     monkeypatch.setattr(cells_module, "run_cell", lambda *args: pytest.fail("--table trains nothing"))
     capsys.readouterr()
     assert main(["--out", str(out), "--table"]) == 0
-    assert capsys.readouterr().out.strip() == table, "the table is the JSON's alone"
+    assert capsys.readouterr().out.strip() == written, "the table is the JSON's alone"
     assert json.loads((out / "results.json").read_text())["table"] == results["table"]
 
 
