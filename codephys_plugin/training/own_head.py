@@ -19,11 +19,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from codephys_plugin.adapters import Adapter
-from codephys_plugin.training.checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
 from codephys_plugin.data.clip_sets import ClipSet, collate, model_chunks, network_inputs
 from codephys_plugin.heart_rate.videos import VideoReport, evaluate_videos
 from codephys_plugin.rppg.filters import DEFAULT_HIGH_HZ, DEFAULT_LOW_HZ
 from codephys_plugin.training.batches import epoch_batches, progress
+from codephys_plugin.training.checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
 from codephys_plugin.training.distributed import DistributedContext
 from codephys_plugin.training.head_weights import save_head_weights
 from codephys_plugin.training.own_recipes import OwnRecipe, own_recipe
