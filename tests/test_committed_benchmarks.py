@@ -1,0 +1,30 @@
+"""The benchmark results committed under `benchmarks/` are what their cell JSON gives: a cell committed without
+regenerating the table, or a hand-edited figure, fails here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from codephys_plugin._json import strict_json
+from codephys_plugin.benchmark.cli import PROTOCOL_FILE
+from codephys_plugin.benchmark.table import RESULTS_FILE, markdown, summarise
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+FOLDERS = sorted(path.parent for path in BENCHMARKS.glob(f"*/{PROTOCOL_FILE}"))
+
+
+def test_the_repository_commits_benchmark_results():
+    assert FOLDERS, f"no {PROTOCOL_FILE} under {BENCHMARKS}"
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=[folder.name for folder in FOLDERS])
+def test_a_committed_table_and_its_results_are_regenerated_from_its_cells(folder: Path):
+    saved = json.loads((folder / PROTOCOL_FILE).read_text())
+    committed = json.loads((folder / RESULTS_FILE).read_text())
+    provenance = {key: committed[key] for key in ("versions", "machine")}
+    regenerated = summarise(folder, saved["protocol"], saved["conditions"], provenance)
+    assert json.loads(strict_json(regenerated)) == committed, f"{folder / RESULTS_FILE} differs from its cells"
+    assert (folder / "table.md").read_text() == markdown(regenerated) + "\n", f"{folder / 'table.md'} is stale"
