@@ -111,9 +111,14 @@ def default_codebook(folder: Path, window: int) -> Bundle:
     return load_bundle(folder)
 
 
-def write_outputs(out: Path) -> str:
+def results_from_cells(out: Path, recorded: dict) -> dict:
+    """The results of `out`'s cells under the protocol saved beside them, with `recorded` versions and machine."""
     saved = json.loads((out / PROTOCOL_FILE).read_text())
-    results = summarise(out, saved["protocol"], saved["conditions"], provenance())
+    return summarise(out, saved["protocol"], saved["conditions"], recorded)
+
+
+def write_outputs(out: Path) -> str:
+    results = results_from_cells(out, provenance())
     write_results(out, results)
     network_figures(results, out)
     return markdown(results)
