@@ -264,23 +264,46 @@ def test_a_published_network_is_tested_as_it_is_and_its_head_trains_on_a_frozen_
     from codephys_plugin.benchmark.cells import build_network
     from safetensors.torch import load_file
 
-    toy = dataclasses.replace(TOY, networks=("physnet_pure",), methods=("bare", "head"), seeds=(0,), head_epochs=1)
+    toy = dataclasses.replace(TOY, networks=("physnet_pure",), methods=("bare", "bare_long", "head"), seeds=(0,),
+                              head_epochs=1)
     out, work = tmp_path / "out", tmp_path / "work"
-    best_weights = []
-    load_head_weights = cells_module.load_head_weights
+    best_weights, fine_tuned = [], []
+    load_head_weights, train_own_head = cells_module.load_head_weights, cells_module.train_own_head
     monkeypatch.setattr(cells_module, "load_head_weights",
                         lambda head, path: best_weights.append(load_file(path)) or load_head_weights(head, path))
+
+    def record_fine_tuning(adapter, train, val, config, **options):
+        fine_tuned.append((config, {key: value.clone() for key, value in adapter.model.state_dict().items()}))
+        return train_own_head(adapter, train, val, config, **options)
+
+    monkeypatch.setattr(cells_module, "train_own_head", record_fine_tuning)
     run_benchmark(toy, work, out, lambda: load_bundle(bundle), cells_module.torch.device("cpu"), weights=SHARED_WEIGHTS)
-    assert sorted(path.stem for path in (out / "cells").glob("*.json")) == ["physnet_pure__bare", "physnet_pure__head__seed0"]
+    assert sorted(path.stem for path in (out / "cells").glob("*.json")) == [
+        "physnet_pure__bare", "physnet_pure__bare_long__seed0", "physnet_pure__head__seed0"]
     bare = json.loads((out / "cells" / "physnet_pure__bare.json").read_text())
     assert bare["cell"]["seed"] is None and bare["training"] == {}, "published weights are tested, not trained"
     assert (work / "data" / "physnet_72px" / "test_clean").is_dir(), "the size the toolbox trained it at"
     published = build_network("physnet_pure", toy, SHARED_WEIGHTS).state_dict()
+    ((config, start),) = fine_tuned
+    assert (config.epochs, config.lr, config.seed) == (toy.head_epochs, toy.backbone_lr, 0)
+    assert all(torch.equal(start[key], published[key]) for key in published), "bare_long fine-tunes the published weights"
+    long = json.loads((out / "cells" / "physnet_pure__bare_long__seed0.json").read_text())
+    assert long["training"]["epochs"] == toy.head_epochs and not (out / "weights").exists()
+    assert "degraded_vs_long" in json.loads((out / "results.json").read_text())["ratios"]["physnet_pure head"]
     (trained,) = best_weights
     backbone = {key.removeprefix("adapter.model."): value for key, value in trained.items() if key.startswith("adapter.model.")}
     assert backbone.keys() == published.keys()
     assert all(torch.equal(backbone[key], published[key]) for key in published), "the backbone stays frozen"
     load_checkpoint(build_network("physnet", toy), backbone)
+
+
+def test_a_published_network_has_one_bare_cell_and_a_fine_tuned_bare_long_cell_per_seed():
+    from codephys_plugin.benchmark.cells import cells
+
+    protocol = dataclasses.replace(TOY, networks=("physnet_pure",), methods=("bare_long", "head"), seeds=(0, 1))
+    assert [cell.name for cell in cells(protocol)] == [
+        "physnet_pure__bare", "physnet_pure__bare_long__seed0", "physnet_pure__head__seed0",
+        "physnet_pure__bare_long__seed1", "physnet_pure__head__seed1"]
 
 
 def test_published_networks_need_their_weights_folder(tmp_path):

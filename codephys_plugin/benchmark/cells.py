@@ -60,7 +60,7 @@ def cells(protocol: Protocol) -> list[Cell]:
             found.append(Cell(network, "bare", None))
         for seed in protocol.seeds:
             found += [Cell(network, method, seed) for method in trained
-                      if not (network in PRETRAINED and method in BARE_ROWS)]
+                      if not (network in PRETRAINED and method == "bare")]
     return found
 
 
@@ -171,9 +171,11 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
     best = weights_path(out, cell)
     if cell.method in BARE_ROWS:
         adapter = adapter_for(network)
-        epochs = protocol.bare_epochs + (protocol.head_epochs if cell.method == "bare_long" else 0)
+        epochs = protocol.head_epochs if published else (
+            protocol.bare_epochs + (protocol.head_epochs if cell.method == "bare_long" else 0))
         state = training_state_path(out, cell, network)
-        config = OwnHeadConfig(epochs=epochs, seed=cell.seed, best=best, checkpoint=state)
+        config = OwnHeadConfig(epochs=epochs, lr=protocol.backbone_lr if published else None, seed=cell.seed,
+                               best=best, checkpoint=state)
         history = train_own_head(adapter, train, val, config, resume_from=state, on_epoch=_print_epoch(cell))
         load_checkpoint(adapter.model, best)
         record = _training_record(history)

@@ -24,7 +24,10 @@ HEAD_ROWS = tuple(HEAD_ABLATIONS)
 TABLE_V = ("head_noquant", "head_no_apb", "head_no_sfd", "head_no_sam", "head_no_stage1")
 BARE_ROWS = ("bare", "bare_long")
 """The network with its own head: `bare_epochs`, and `bare_epochs + head_epochs` (the head rows' whole budget,
-so a head row's gain cannot be the extra epochs alone)."""
+so a head row's gain cannot be the extra epochs alone). For a PRETRAINED network bare is the checkpoint as
+published and bare_long is that checkpoint fine-tuned whole, its own head and loss, for `head_epochs` on the
+lab's training set at `backbone_lr`: the domain-adaptation control, so that its head rows' gain cannot be
+training on the lab's frames alone."""
 TRAINED = (*BARE_ROWS, *HEAD_ROWS)
 METHODS = CLASSIC + TRAINED
 MAIN_METHODS = CLASSIC + ("bare", "bare_long", "head", "head_noquant")
@@ -34,7 +37,7 @@ PRETRAINED = {"physnet_pure": "rppg_toolbox/PURE_PhysNet_DiffNormalized.pth",
               "physnet_ubfc": "rppg_toolbox/UBFC-rPPG_PhysNet_DiffNormalized.pth"}
 """Networks trained on real faces by the rPPG-Toolbox (PhysNet), files under the benchmark's --weights folder:
 their bare row is the checkpoint as published (no seed, nothing trained); their head rows train the head on
-the lab's training set with the backbone frozen throughout."""
+the lab's training set with the backbone frozen throughout; their bare_long rows fine-tune the whole network."""
 NETWORKS = TRAINABLE + tuple(PRETRAINED)
 NETWORK_SIZE = {"sspd": 128, "physnet_pure": 72, "physnet_ubfc": 72}
 """Frame sizes not chosen by `frame_size`: fixed by the architecture (SSPD's valid convolutions and 8×8 pool; see
