@@ -171,11 +171,9 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
     best = weights_path(out, cell)
     if cell.method in BARE_ROWS:
         adapter = adapter_for(network)
-        epochs = protocol.head_epochs if published else (
-            protocol.bare_epochs + (protocol.head_epochs if cell.method == "bare_long" else 0))
+        epochs, lr = _bare_row_budget(cell, protocol)
         state = training_state_path(out, cell, network)
-        config = OwnHeadConfig(epochs=epochs, lr=protocol.backbone_lr if published else None, seed=cell.seed,
-                               best=best, checkpoint=state)
+        config = OwnHeadConfig(epochs=epochs, lr=lr, seed=cell.seed, best=best, checkpoint=state)
         history = train_own_head(adapter, train, val, config, resume_from=state, on_epoch=_print_epoch(cell))
         load_checkpoint(adapter.model, best)
         record = _training_record(history)
@@ -199,6 +197,14 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
         return validation.report.summary(), validation.diagnostics
 
     return evaluate, _training_record(history)
+
+
+def _bare_row_budget(cell: Cell, protocol: Protocol) -> tuple[int, float | None]:
+    """(epochs, rate; None: the recipe's) of a trained bare row (see BARE_ROWS): a published network's
+    bare_long is a fine-tuning, the head rows' epochs at their backbone rate; the others train from scratch."""
+    if cell.network in PRETRAINED:
+        return protocol.head_epochs, protocol.backbone_lr
+    return protocol.bare_epochs + (protocol.head_epochs if cell.method == "bare_long" else 0), None
 
 
 def _own_head_evaluation(adapter):
