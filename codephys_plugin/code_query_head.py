@@ -287,7 +287,8 @@ class CodeQueryHead(nn.Module):
 
     def _check_label(self, output: CodeQueryOutput, ppg: Tensor, label_form: LabelForm | None) -> Tensor:
         check_tensor(ppg, "ppg label", "b t", sizes={"b": output.rppg.shape[0], "t": output.rppg.shape[1]})
-        return to_label_form(ppg.float(), label_form or self.label_form, self.label_form)
+        precision = torch.promote_types(output.rppg.dtype, torch.float32)  # fp32 at least; fp64 for an fp64 head
+        return to_label_form(ppg.to(precision), label_form or self.label_form, self.label_form)
 
     def _ppg_features(self, label: Tensor) -> Tensor:
         """E_ppg's features 'b d t' at the adapter's time stride: the SFD target (Eq. 12)."""

@@ -75,3 +75,17 @@ def test_the_head_and_the_autoencoder_cast_float64_at_their_boundary():
     clips = torch.randn(2, 3, STEPS, 8, 8, dtype=torch.float64)
     with torch.no_grad():
         torch.testing.assert_close(head(clips).rppg, head(clips.float()).rppg)
+
+
+def test_labels_take_the_heads_precision_never_below_float32():
+    """A float32 head reads float64 labels as float32; a float64 head (the CUDA test's reference) feeds them to
+    its float64 target encoder as they are (a float32 label failed there), its loss terms cast to float32 as always."""
+    clips = torch.randn(2, 3, STEPS, 8, 8)
+    label = torch.randn(2, STEPS, dtype=torch.float64)
+    head = CodeQueryHead(HookAdapter(TinyVideoNet(), layer="body"), codebook=small_bundle()).eval()
+    output = head(clips)
+    losses = head.loss(output, label)
+    torch.testing.assert_close(losses.total, head.loss(output, label.float()).total)
+    exact = head.double()
+    assert exact.label_codes(label).shape == (2, STEPS // 4)
+    torch.testing.assert_close(exact.loss(exact(clips.double()), label).total, losses.total, rtol=1e-4, atol=1e-5)

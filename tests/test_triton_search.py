@@ -7,47 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.helpers.exact_ties import exact_tie_case
+from tests.helpers.search_cases import CASES, TIES, assert_lowest_index_wins_ties, assert_nearest_codes
 
 pytest.importorskip("triton")
 
 HELPER = Path(__file__).parent / "helpers" / "triton_interpreted_search.py"
-
-
-def _case(rows, num_codes, dim, *, seed, dtype=torch.float32):
-    generator = torch.Generator().manual_seed(seed)
-    codes = torch.randn(num_codes, dim, generator=generator, dtype=torch.float64)
-    z = torch.randn(rows, dim, generator=generator, dtype=torch.float64)
-    return z.to(dtype), codes.to(dtype)
-
-
-def _tie_case(unique_codes, rows, *, seed, dtype=torch.float32):
-    z, codes, expected = exact_tie_case(unique_codes, 16, rows, seed=seed)
-    return z.to(dtype), codes.to(dtype), expected
-
-
-# 30 unique codes (61 with their repeats) fit one 64-code tile, so ties are decided inside a tile
-# (tl.min's left tie-break); with 100, the repeats of codes 28-99 lie in the second 128-code tile,
-# so ties are decided between tiles (the strict `<` of the running minimum).
-TIES = {
-    "exact_ties": _tie_case(30, 90, seed=6),
-    "exact_ties_across_tiles": _tie_case(100, 300, seed=9),
-    "exact_ties_fp16": _tie_case(100, 300, seed=10, dtype=torch.float16),
-    "exact_ties_bf16": _tie_case(100, 300, seed=11, dtype=torch.bfloat16),
-}
-
-
-CASES = {
-    "ragged_rows": _case(1000, 64, 64, seed=0),
-    "single_row": _case(1, 64, 64, seed=1),
-    "codes_not_power_of_two": _case(300, 37, 64, seed=2),
-    "codes_span_several_tiles": _case(200, 300, 64, seed=3),
-    "small_dim_padded": _case(130, 10, 5, seed=4),
-    "dim_not_power_of_two": _case(77, 100, 48, seed=5),
-    "fp16_inputs": _case(500, 64, 64, seed=7, dtype=torch.float16),
-    "bf16_inputs": _case(500, 64, 64, seed=8, dtype=torch.bfloat16),
-    **{name: (z, codes) for name, (z, codes, _) in TIES.items()},
-}
 
 
 @pytest.fixture(scope="module")
@@ -64,31 +28,11 @@ def kernel_results(tmp_path_factory):
     return torch.load(folder / "results.pt", weights_only=True)
 
 
-def _brute_force(z, codes):
-    dist = ((z.double()[:, None, :] - codes.double()[None, :, :]) ** 2).sum(-1)
-    return dist
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_kernel_matches_float64_brute_force(kernel_results, name):
-    z, codes = CASES[name]
-    indices, distances = kernel_results[name]
-    dist = _brute_force(z, codes)
-    best = dist.min(dim=1).values
-    assert indices.shape == distances.shape == (z.shape[0],)
-    assert indices.dtype == torch.int64 and distances.dtype == torch.float32
-    chosen = dist.gather(1, indices[:, None]).squeeze(1)
-    torch.testing.assert_close(chosen, best, rtol=1e-5, atol=1e-4)
-    torch.testing.assert_close(distances.double(), best, rtol=1e-4, atol=1e-3)
-    unique = (dist - best[:, None] <= 1e-3).sum(dim=1) == 1
-    assert torch.equal(indices[unique], dist.argmin(dim=1)[unique])
+    assert_nearest_codes(name, *kernel_results[name])
 
 
 @pytest.mark.parametrize("name", sorted(TIES))
 def test_kernel_breaks_exact_ties_to_the_lowest_index(kernel_results, name):
-    z, codes, expected = TIES[name]
-    indices, distances = kernel_results[name]
-    unique_codes = (codes.shape[0] - 1) // 2
-    assert int(indices.max()) < unique_codes, "a repeat of an earlier code was chosen"
-    assert torch.equal(indices, expected)
-    assert torch.equal(distances.double(), _brute_force(z, codes).min(dim=1).values)
+    assert_lowest_index_wins_ties(name, *kernel_results[name])
