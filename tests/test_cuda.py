@@ -13,7 +13,9 @@ import torch
 from codephys_plugin.code_query_head import CodeQueryHead
 from codephys_plugin.query.search import _resolve_backend, nearest_code
 from tests.helpers.search_cases import CASES, TIES, assert_lowest_index_wins_ties, assert_nearest_codes
+from codephys_plugin.training.stage2 import train_stage2
 from tests.test_code_query_head import BACKBONES, STEPS, small_bundle
+from tests.test_train_cli import _head_and_clips, bundle  # noqa: F401  (the module's Stage I bundle fixture)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -113,3 +115,15 @@ def test_head_on_cuda_is_as_accurate_as_on_cpu(name):
         cpu_error, gpu_error = float((on_cpu[key] - exact).norm()), float((on_gpu[key] - exact).norm())
         assert gpu_error <= 10 * cpu_error + floor, (
             f"{key}: GPU error {gpu_error:.3g}, CPU error {cpu_error:.3g}, reference norm {float(exact.norm()):.3g}")
+
+
+def test_stage2_trains_a_head_on_the_device_it_was_moved_to(bundle, tmp_path):  # noqa: F811
+    """Without a distributed context, train_stage2 once moved every head back to the CPU: the benchmark's head
+    cells under --device cuda trained on the CPU."""
+    head, train, val, config = _head_and_clips(bundle, tmp_path, "--epochs", "1")
+    head.to(DEVICE)
+    before = {name: p.detach().clone() for name, p in head.video_encoder.named_parameters()}
+    history = train_stage2(head, train, val, config)
+    assert len(history) == 1
+    assert all(p.device.type == DEVICE.type for p in head.parameters())
+    assert any(not torch.equal(p, before[name]) for name, p in head.video_encoder.named_parameters())

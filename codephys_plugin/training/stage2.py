@@ -197,7 +197,7 @@ def train_stage2(
     val: ClipSet | None,
     config: Stage2TrainingConfig = Stage2TrainingConfig(),
     *,
-    context: DistributedContext = DistributedContext(),
+    context: DistributedContext | None = None,
     resume_from: Path | None = None,
     on_epoch: Callable[[Stage2EpochSummary], None] | None = None,
 ) -> list[Stage2EpochSummary]:
@@ -205,8 +205,11 @@ def train_stage2(
     Without `val` nothing is validated and the best epoch is the one with the lowest training loss.
 
     Every rank passes the same clips and takes its own slice of each global batch. A run resumed from
-    its checkpoint continues with the same data order and random draws as an uninterrupted one.
+    its checkpoint continues with the same data order and random draws as an uninterrupted one. Without a
+    `context` it is one process on the head's own device (a head moved to CUDA trains there).
     """
+    if context is None:
+        context = DistributedContext(device=next(head.parameters()).device)
     check_clip_length(head, train, "training")
     if val is not None:
         check_clip_length(head, val, "validation")
