@@ -1,8 +1,9 @@
 """The CUDA path, where a GPU is present: the fused kernel against the float64 brute force, `auto` choosing it,
-and every adapter's CodeQueryHead giving on the GPU what it gives on the CPU (outputs, losses, gradients).
+every adapter's CodeQueryHead as accurate on the GPU as on the CPU (outputs, losses, gradients), and Stage II
+training on the device the head is on.
 
 Skipped without CUDA (CI has none); run on a lent GPU machine. TF32 is switched off for the comparisons, so
-both devices compute in true fp32 and the tolerances say how far fp32 orderings alone move the results.
+both devices compute in true fp32.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import torch
 
 from codephys_plugin.code_query_head import CodeQueryHead
 from codephys_plugin.query.search import _resolve_backend, nearest_code
-from tests.helpers.search_cases import CASES, TIES, assert_lowest_index_wins_ties, assert_nearest_codes
 from codephys_plugin.training.stage2 import train_stage2
+from tests.helpers.search_cases import CASES, TIES, assert_lowest_index_wins_ties, assert_nearest_codes
 from tests.test_code_query_head import BACKBONES, STEPS, small_bundle
 from tests.test_train_cli import _head_and_clips, bundle  # noqa: F401  (the module's Stage I bundle fixture)
 
