@@ -1,6 +1,6 @@
 """The CUDA path, where a GPU is present: the fused kernel against the float64 brute force, `auto` choosing it,
-every adapter's CodeQueryHead as accurate on the GPU as on the CPU (outputs, losses, gradients), and Stage II
-training on the device the head is on.
+every adapter's CodeQueryHead as accurate on the GPU as on the CPU (outputs, losses, gradients), and Stages I
+and II training on the device their model is on.
 
 Skipped without CUDA (CI has none); run on a lent GPU machine. TF32 is switched off for the comparisons, so
 both devices compute in true fp32.
@@ -13,9 +13,11 @@ import torch
 
 from codephys_plugin.code_query_head import CodeQueryHead
 from codephys_plugin.query.search import _resolve_backend, nearest_code
+from codephys_plugin.training.stage1 import Stage1TrainingConfig, train_stage1
 from codephys_plugin.training.stage2 import train_stage2
 from tests.helpers.search_cases import CASES, TIES, assert_lowest_index_wins_ties, assert_nearest_codes
 from tests.test_code_query_head import BACKBONES, STEPS, small_bundle
+from tests.test_pretrain_files import _fresh_model, _windows
 from tests.test_train_cli import _head_and_clips, bundle  # noqa: F401  (the module's Stage I bundle fixture)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -128,3 +130,10 @@ def test_stage2_trains_a_head_on_the_device_it_was_moved_to(bundle, tmp_path):  
     assert len(history) == 1
     assert all(p.device.type == DEVICE.type for p in head.parameters())
     assert any(not torch.equal(p, before[name]) for name, p in head.video_encoder.named_parameters())
+
+
+def test_stage1_trains_a_model_on_the_device_it_was_moved_to():
+    model = _fresh_model().to(DEVICE)
+    history = train_stage1(model, _windows(), Stage1TrainingConfig(epochs=1, batch_size=8))
+    assert len(history) == 1
+    assert all(p.device.type == DEVICE.type for p in model.parameters())

@@ -54,7 +54,7 @@ def train_stage1(
     windows: torch.Tensor,
     config: Stage1TrainingConfig = Stage1TrainingConfig(),
     *,
-    context: DistributedContext = DistributedContext(),
+    context: DistributedContext | None = None,
     resume_from: Path | None = None,
     on_epoch: Callable[[EpochSummary], None] | None = None,
 ) -> list[EpochSummary]:
@@ -62,8 +62,11 @@ def train_stage1(
 
     Every rank must pass the same windows: each takes its own slice of every global batch. A run
     resumed from a checkpoint continues exactly where the interrupted one stopped (same data order,
-    same random draws), so on CPU it ends with the same weights as an uninterrupted run.
+    same random draws), so on CPU it ends with the same weights as an uninterrupted run. Without a `context`
+    it is one process on the model's own device.
     """
+    if context is None:
+        context = DistributedContext(device=next(model.parameters()).device)
     check_signal_batch(windows, "windows")
     model.to(context.device)
     network = DistributedDataParallel(model) if context.active else model
