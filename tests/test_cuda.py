@@ -88,13 +88,10 @@ def _step(head: CodeQueryHead, inputs: torch.Tensor, label: torch.Tensor) -> dic
     return {key: value.cpu().double() if key != "indices" else value for key, value in compared.items()}
 
 
-@pytest.mark.parametrize("name", sorted(BACKBONES))
-def test_head_on_cuda_is_as_accurate_as_on_cpu(name):
-    """The same head (eval mode: no dropout) in float64 on the CPU is the reference (its loss terms compute in
-    float32, as for every precision, and backpropagate into float64); the GPU's float32 forward, losses and
-    gradients must be as close to it as the CPU's float32 ones, within 10 x their error plus a floor
-    (1e-3 of the reference's norm for outputs and losses, 1e-2 for gradients, which fp32 rounding amplifies
-    most). A device bug (a wrong kernel, a tensor left on the CPU) errs by the order of the values themselves."""
+def float64_cpu_and_gpu_runs(name: str) -> tuple[dict, dict, dict]:
+    """`_step` of one BACKBONES head (eval mode: no dropout) three times, from the same weights and inputs: in
+    float64 on the CPU (the reference; its loss terms compute in float32, as for every precision, and
+    backpropagate into float64), in float32 on the CPU, and in float32 on DEVICE."""
     build, inputs_for = BACKBONES[name]
     torch.manual_seed(0)
     template = CodeQueryHead(build(), codebook=small_bundle()).eval()
@@ -107,10 +104,18 @@ def test_head_on_cuda_is_as_accurate_as_on_cpu(name):
         return head.to(device=device, dtype=dtype).eval()
 
     cpu = torch.device("cpu")
-    reference = _step(copy(torch.float64, cpu), inputs.double(), label.double())
-    on_cpu = _step(copy(torch.float32, cpu), inputs, label)
-    on_gpu = _step(copy(torch.float32, DEVICE), inputs.to(DEVICE), label.to(DEVICE))
+    return (_step(copy(torch.float64, cpu), inputs.double(), label.double()),
+            _step(copy(torch.float32, cpu), inputs, label),
+            _step(copy(torch.float32, DEVICE), inputs.to(DEVICE), label.to(DEVICE)))
 
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_head_on_cuda_is_as_accurate_as_on_cpu(name):
+    """The GPU's float32 forward, losses and gradients must be as close to the float64 reference as the CPU's
+    float32 ones, within 10 x their error plus a floor (1e-3 of the reference's norm for outputs and losses,
+    1e-2 for gradients, which fp32 rounding amplifies most). A device bug (a wrong kernel, a tensor left on the
+    CPU) errs by the order of the values themselves."""
+    reference, on_cpu, on_gpu = float64_cpu_and_gpu_runs(name)
     assert on_gpu.keys() == reference.keys()
     assert torch.equal(on_gpu.pop("indices"), reference.pop("indices"))
     for key, exact in reference.items():

@@ -25,6 +25,12 @@ class DistributedContext:
     def active(self) -> bool:
         return self.world_size > 1
 
+    @classmethod
+    def alone_with(cls, model: torch.nn.Module) -> DistributedContext:
+        """One process on the model's own device: what training does without a context (a model moved to CUDA
+        trains there, rather than on a default device)."""
+        return cls(device=next(model.parameters()).device)
+
 
 def init_from_environment() -> DistributedContext:
     """Join the process group that ``torchrun`` describes in the environment, if any."""

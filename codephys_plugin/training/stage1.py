@@ -66,7 +66,7 @@ def train_stage1(
     it is one process on the model's own device.
     """
     if context is None:
-        context = DistributedContext(device=next(model.parameters()).device)
+        context = DistributedContext.alone_with(model)
     check_signal_batch(windows, "windows")
     model.to(context.device)
     network = DistributedDataParallel(model) if context.active else model

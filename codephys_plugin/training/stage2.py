@@ -209,7 +209,7 @@ def train_stage2(
     `context` it is one process on the head's own device (a head moved to CUDA trains there).
     """
     if context is None:
-        context = DistributedContext(device=next(head.parameters()).device)
+        context = DistributedContext.alone_with(head)
     check_clip_length(head, train, "training")
     if val is not None:
         check_clip_length(head, val, "validation")
