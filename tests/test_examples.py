@@ -21,8 +21,41 @@ def test_head_overhead_benchmark_measures_both_models(capsys):
     assert row.backbone_ms > 0 and row.head_ms > 0
     assert row.head_macs > row.backbone_macs > 0
     assert 0 < row.head_params - row.backbone_params < 2_000_000
+    assert row.head_dispatch.ops > row.backbone_dispatch.ops > 0
     printed = capsys.readouterr().out
     assert "physnet" in printed and "extra" in printed
+
+
+def test_dispatch_counter_counts_operators_and_the_scalar_reads_that_sync_a_gpu():
+    import torch
+
+    from examples.benchmark_head_overhead import Dispatch, dispatched
+
+    x = torch.ones(3)
+    assert dispatched(lambda: (x + 1) * 2) == Dispatch(ops=2, syncs=0)
+    for mode in (torch.no_grad, torch.inference_mode):
+        with mode():
+            assert dispatched(lambda: bool((x > 0).all())) == Dispatch(ops=3, syncs=1)
+            assert dispatched(lambda: float(x.sum())) == Dispatch(ops=2, syncs=1)
+            assert dispatched(lambda: x.nonzero()).syncs == 1
+
+
+def test_head_operators_split_among_its_parts_add_up_to_the_whole_call(capsys):
+    import torch
+
+    from examples.benchmark_head_overhead import (dispatched, dispatched_by_part, head_and_inputs, main,
+                                                  random_bundle)
+
+    head, inputs = head_and_inputs("physnet", random_bundle(32), 32, torch.device("cpu"), grid=4)
+    with torch.inference_mode():
+        whole, parts = dispatched(lambda: head(inputs)), dispatched_by_part(head, inputs)
+    assert sum(part.ops for part in parts.values()) == whole.ops
+    assert sum(part.syncs for part in parts.values()) == whole.syncs
+    assert {"adapter", "video_encoder", "codebook", "decoder", "head itself"} <= parts.keys()
+    assert parts["codebook"].syncs >= 1
+    main(["--networks", "physnet", "--frames", "32", "--repeats", "1", "--devices", "cpu", "--by-part"])
+    printed = capsys.readouterr().out
+    assert "physnet: " in printed and "video_encoder" in printed
 
 
 def test_deformable_convolutions_are_counted_as_convolutions():
