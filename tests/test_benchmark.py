@@ -56,7 +56,7 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     assert kept.is_file() and not any((out / "unfinished").iterdir()), "finished cells leave no training state"
 
     trained = []
-    monkeypatch.setattr(cells_module, "_print_epoch", lambda cell: lambda summary: trained.append(cell.method))
+    monkeypatch.setattr(cells_module._Sitting, "epoch_done", lambda sitting, summary: trained.append(sitting.cell.method))
     shutil.rmtree(work)
     (out / "cells" / "physnet__head__seed0.json").unlink()
     run_benchmark(TOY, work, out, lambda: load_bundle(bundle), device=cells_module.torch.device("cpu"))
@@ -108,16 +108,15 @@ def test_cells_killed_after_an_epoch_resume_at_the_next_one_on_a_wiped_work_fold
 
     protocol = dataclasses.replace(TOY, methods=("bare", "head"), bare_epochs=2, head_epochs=2)
     out, work = tmp_path / "out", tmp_path / "work"
-    shown = []
+    shown, epoch_done = [], cells_module._Sitting.epoch_done
 
-    def killed_after_the_first_epoch(cell):
-        def show(summary):
-            shown.append((cell.method, summary.epoch))
-            if summary.epoch == 1:
-                raise Killed
-        return show
+    def killed_after_the_first_epoch(sitting, summary):
+        epoch_done(sitting, summary)
+        shown.append((sitting.cell.method, summary.epoch))
+        if summary.epoch == 1:
+            raise Killed
 
-    monkeypatch.setattr(cells_module, "_print_epoch", killed_after_the_first_epoch)
+    monkeypatch.setattr(cells_module._Sitting, "epoch_done", killed_after_the_first_epoch)
     with pytest.raises(Killed):
         run_benchmark(protocol, work, out, lambda: load_bundle(bundle), device=torch.device("cpu"))
     assert list(out.glob("unfinished/physnet__bare__seed0/state-from-*.pt")), "the bare state after epoch 1 is kept"
@@ -127,12 +126,15 @@ def test_cells_killed_after_an_epoch_resume_at_the_next_one_on_a_wiped_work_fold
     assert list(out.glob("unfinished/physnet__head__seed0/state-from-*.pt")), "the head state after epoch 1 is kept"
     assert not (out / "unfinished" / "physnet__bare__seed0").exists(), "a finished cell's state is removed"
     shutil.rmtree(work)
-    monkeypatch.setattr(cells_module, "_print_epoch", lambda cell: lambda summary: shown.append((cell.method, summary.epoch)))
+    monkeypatch.setattr(cells_module._Sitting, "epoch_done",
+                        lambda sitting, summary: shown.append((sitting.cell.method, summary.epoch)))
     run_benchmark(protocol, work, out, lambda: load_bundle(bundle), device=torch.device("cpu"))
     assert shown == [("bare", 1), ("bare", 2), ("head", 1), ("head", 2)], "no epoch runs twice"
     for name in ("physnet__bare__seed0", "physnet__head__seed0"):
         record = json.loads((out / "cells" / f"{name}.json").read_text())
         assert record["training"]["epochs"] == 2 and len(record["training"]["val_mae"]) == 2
+        earlier = record["training"]["earlier_sittings_seconds"]
+        assert earlier > 0 and record["seconds"] > earlier, "the cell's seconds count the epoch of its first sitting"
     assert not any((out / "unfinished").iterdir())
 
 

@@ -68,11 +68,17 @@ def result_path(out: Path, cell: Cell) -> Path:
     return out / "cells" / f"{cell.name}.json"
 
 
+def cells_to_run(protocol: Protocol, out: Path) -> list[Cell]:
+    """The protocol's cells whose result is not yet in `out`, in order."""
+    return [cell for cell in cells(protocol) if not result_path(out, cell).is_file()]
+
+
 def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle | None, device: torch.device,
              weights: Path | None = None) -> dict:
     """Train (when the row needs it) and test the cell on every condition; write and return its record: the
     per-video metrics per condition, a head's code diagnostics per condition, its training summary, its
-    codebook's digest, and what it ran on (device, versions, machine). `weights` is the folder of the
+    codebook's digest, its seconds (wall clock, earlier sittings' epochs included) and what it ran on (device,
+    versions, machine). `weights` is the folder of the
     published checkpoints (PRETRAINED), needed by those networks' cells."""
     started = time.perf_counter()
     if cell.network is None:
@@ -86,8 +92,10 @@ def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bund
                   for condition in protocol.conditions()}
         metrics = {condition: summary for condition, (summary, _) in tested.items()}
         diagnostics = {condition: values for condition, (_, values) in tested.items() if values}
+    earlier = 0.0 if "from_kept_weights" in training else training.get("earlier_sittings_seconds", 0.0)
+    seconds = time.perf_counter() - started + earlier
     record = {"cell": cell.__dict__, "metrics": metrics, "diagnostics": diagnostics, "training": training,
-              "codebook": _codebook_digest(cell, bundle), "seconds": round(time.perf_counter() - started, 1),
+              "codebook": _codebook_digest(cell, bundle), "seconds": round(seconds, 1),
               "device": str(device), **provenance()}
     write_atomically(result_path(out, cell), lambda stream: stream.write(strict_json(record, indent=1).encode()))
     shutil.rmtree(unfinished_folder(out, cell), ignore_errors=True)
@@ -174,9 +182,10 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
         epochs, lr = _bare_row_budget(cell, protocol)
         state = training_state_path(out, cell, network)
         config = OwnHeadConfig(epochs=epochs, lr=lr, seed=cell.seed, best=best, checkpoint=state)
-        history = train_own_head(adapter, train, val, config, resume_from=state, on_epoch=_print_epoch(cell))
+        sitting = _Sitting(cell)
+        history = train_own_head(adapter, train, val, config, resume_from=state, on_epoch=sitting.epoch_done)
         load_checkpoint(adapter.model, best)
-        record = _training_record(history)
+        record = _training_record(history, sitting.epochs)
         if cell.method == "bare":
             _keep_bare_weights(best, record, out, cell)
         return _own_head_evaluation(adapter), record
@@ -188,7 +197,8 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
     config = Stage2TrainingConfig(epochs=protocol.head_epochs, lr=protocol.head_lr, backbone_lr=protocol.backbone_lr,
                                   frozen_backbone_epochs=0 if published else protocol.frozen_backbone_epochs,
                                   seed=cell.seed, best=best, checkpoint=state)
-    history = train_stage2(head, train, val, config, resume_from=state, on_epoch=_print_epoch(cell))
+    sitting = _Sitting(cell)
+    history = train_stage2(head, train, val, config, resume_from=state, on_epoch=sitting.epoch_done)
     load_head_weights(head, best)
 
     def evaluate(clips: ClipSet) -> tuple[dict, dict]:
@@ -196,7 +206,7 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
         validation = validate(head, clips, config, device)
         return validation.report.summary(), validation.diagnostics
 
-    return evaluate, _training_record(history)
+    return evaluate, _training_record(history, sitting.epochs)
 
 
 def _bare_row_budget(cell: Cell, protocol: Protocol) -> tuple[int, float | None]:
@@ -243,15 +253,25 @@ def _bare_weights(out: Path, cell: Cell) -> Path:
     return bare
 
 
-def _print_epoch(cell: Cell):
-    def show(summary) -> None:
-        print(f"    {cell.name} epoch {summary.epoch}: loss {summary.loss:.4f}, val HR MAE "
+class _Sitting:
+    """The epochs a cell trains in this sitting, each printed as it ends; the others were restored from the state
+    an earlier sitting kept."""
+
+    def __init__(self, cell: Cell) -> None:
+        self.cell, self.epochs = cell, 0
+
+    def epoch_done(self, summary) -> None:
+        self.epochs += 1
+        print(f"    {self.cell.name} epoch {summary.epoch}: loss {summary.loss:.4f}, val HR MAE "
               f"{summary.val.get('mae', math.nan):.2f}, {summary.seconds:.0f} s", flush=True)
-    return show
 
 
-def _training_record(history: list) -> dict:
+def _training_record(history: list, epochs_this_sitting: int) -> dict:
+    """The run's epochs, best epoch and validation curve, and the seconds of the epochs earlier sittings trained
+    (their summaries are restored with the state), which the cell's own seconds add to its wall clock."""
     best = [summary for summary in history if summary.best]
+    earlier = history[:len(history) - epochs_this_sitting]
     return {"epochs": len(history), "best_epoch": best[-1].epoch if best else None,
             "val_mae": [summary.val.get("mae", math.nan) for summary in history],
-            "diagnostics": getattr(best[-1], "diagnostics", {}) if best else {}}
+            "diagnostics": getattr(best[-1], "diagnostics", {}) if best else {},
+            "earlier_sittings_seconds": round(sum(summary.seconds for summary in earlier), 1)}

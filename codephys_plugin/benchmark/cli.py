@@ -2,7 +2,7 @@
 videos, budgets and per-video evaluation; results under --out, resumable cell by cell.
 
     codephys-benchmark --work /tmp/bench --out benchmarks/cpu                    # the CPU protocol
-    codephys-benchmark --work /tmp/bench --out benchmarks/full --preset full --device cuda
+    codephys-benchmark --work /tmp/bench --out benchmarks/full --preset full --device cuda --render-workers 12
     codephys-benchmark --out benchmarks/cpu --table                              # table and figure from the JSON
 """
 
@@ -12,17 +12,21 @@ import argparse
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
 import torch
 
 from codephys_plugin import pretrain
+from codephys_plugin._cli_types import positive_int
 from codephys_plugin._json import strict_json
 from codephys_plugin._provenance import provenance
-from codephys_plugin.benchmark.cells import cells, result_path, run_cell
+from codephys_plugin.benchmark.cells import Cell, cells, cells_to_run, run_cell
+from codephys_plugin.benchmark.datasets import RAW
 from codephys_plugin.benchmark.plots import network_figures
 from codephys_plugin.benchmark.protocol import HEAD_ROWS, METHODS, NETWORKS, PRETRAINED, Protocol
+from codephys_plugin.benchmark.rendering import folder_jobs, render_folders
 from codephys_plugin.benchmark.table import markdown, summarise, write_results
 from codephys_plugin.bundle import Bundle, load_bundle
 from codephys_plugin.data.degradations import DEGRADATIONS
@@ -64,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", type=Path, help="folder of the published checkpoints the physnet_pure and "
                         "physnet_ubfc rows read (e.g. ../shared/weights: rppg_toolbox/PURE_PhysNet_DiffNormalized.pth …)")
     parser.add_argument("--device", default="cpu", help="torch device for training (default: cpu)")
+    parser.add_argument("--render-workers", type=positive_int, default=1,
+                        help="above 1: write the lab videos the cells still to run will read first, in this many processes "
+                             "(default: 1, each folder written when a cell first reads it)")
+    parser.add_argument("--render-only", action="store_true",
+                        help="only write the videos the cells still to run will read (in --render-workers processes), "
+                             "e.g. on a many-core machine before training elsewhere on the same --work")
     parser.add_argument("--table", action="store_true", help="only rewrite the table and figure from --out's JSON")
     parser.add_argument("--no-progress", action="store_true")
     return parser
@@ -135,24 +145,43 @@ def main(argv: list[str] | None = None) -> int:
     if args.work is None:
         parser.error("--work is required to run (only --table works without it)")
     protocol = protocol_from(args)
+    if args.render_only:
+        render_videos(protocol, args.work, cells_to_run(protocol, args.out), args.render_workers)
+        return 0
     print(run_benchmark(protocol, args.work, args.out, lambda: codebook_for(args, protocol), torch.device(args.device),
-                        show=not args.no_progress, weights=args.weights))
+                        show=not args.no_progress, weights=args.weights, render_workers=args.render_workers))
     return 0
 
 
 def run_benchmark(protocol: Protocol, work: Path, out: Path, codebook: Callable[[], Bundle], device: torch.device, *,
-                  show: bool = False, weights: Path | None = None) -> str:
+                  show: bool = False, weights: Path | None = None, render_workers: int = 1) -> str:
     """Run every cell not yet in `out`, then rewrite the table and figure; returns the table. The codebook is
-    loaded (or pretrained) only after the protocol is checked, and only when a head row is still to run."""
+    loaded (or pretrained) only after the protocol is checked, and only when a head row is still to run. With
+    `render_workers` above 1 the videos those cells read are written first, in that many processes."""
     check_published_weights(protocol, weights)
     check_same_protocol(out, protocol)
-    todo = [cell for cell in cells(protocol) if not result_path(out, cell).is_file()]
+    todo = cells_to_run(protocol, out)
     print(f"codephys-benchmark: {len(cells(protocol)) - len(todo)} cells done, {len(todo)} to run", flush=True)
+    if render_workers > 1 and todo:
+        render_videos(protocol, work, todo, render_workers)
     bundle = codebook() if any(cell.method in HEAD_ROWS for cell in todo) else None
     for cell in progress(todo, enabled=show, total=len(todo), description="cells", unit="cell"):
         record = run_cell(cell, protocol, work, out, bundle, device, weights)
         print(f"  {cell.name}: clean HR MAE {record['metrics']['clean']['mae']:.2f}  {record['seconds']:.0f} s", flush=True)
     return write_outputs(out)
+
+
+def render_videos(protocol: Protocol, work: Path, todo: list[Cell], workers: int) -> None:
+    """Write the videos the cells will read, `workers` folders at a time, and say how long it took."""
+    started = time.perf_counter()
+    rendered = render_folders(folder_jobs(protocol, work, video_sources(todo)), workers)
+    print(f"codephys-benchmark: {len(rendered)} video folders ready in {time.perf_counter() - started:.0f} s "
+          f"({workers} processes)", flush=True)
+
+
+def video_sources(todo: list[Cell]) -> list[str]:
+    """The networks whose videos the cells read, and RAW when a classic method is among them."""
+    return list(dict.fromkeys(RAW if cell.network is None else cell.network for cell in todo))
 
 
 if __name__ == "__main__":

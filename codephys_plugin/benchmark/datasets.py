@@ -59,16 +59,22 @@ def ensure(work: Path, network: str, config: LabDatasetConfig, name: str) -> Pat
     return out
 
 
+def split_folders(protocol: Protocol, network: str, split: str, condition: str | None = None) -> dict[str, LabDatasetConfig]:
+    """The folders a split (or test condition) is read from, by name: its own, and for the training split the
+    protocol's degraded copies."""
+    folders = {split if condition is None else f"{split}_{condition}": dataset_config(protocol, network, split, condition)}
+    if split == "train":
+        folders.update(degraded_copies(protocol, network))
+    return folders
+
+
 def clips(work: Path, protocol: Protocol, network: str, split: str, condition: str | None = None) -> ClipSet:
     """The clips of a split (or test condition): DiffNormalized labels for the networks, waveforms for the
     raw recipe; the training split gains the protocol's degraded copies, their videos named '<copy>/<video>'."""
     label_form = "waveform" if network == RAW else "derivative"
-
-    def read(config: LabDatasetConfig, name: str) -> ClipSet:
-        return toolbox_clips(ensure(work, network, config, name), layout="NDHWC", label_form=label_form, fs=protocol.fs)
-
-    main = read(dataset_config(protocol, network, split, condition), split if condition is None else f"{split}_{condition}")
-    if split != "train" or not protocol.train_degraded_copies:
-        return main
-    copies = {name: read(config, name) for name, config in degraded_copies(protocol, network).items()}
-    return concatenate([main, *copies.values()], ["", *(f"{name}/" for name in copies)])
+    folders = split_folders(protocol, network, split, condition)
+    parts = [toolbox_clips(ensure(work, network, config, name), layout="NDHWC", label_form=label_form, fs=protocol.fs)
+             for name, config in folders.items()]
+    if len(parts) == 1:
+        return parts[0]
+    return concatenate(parts, ["", *(f"{name}/" for name in list(folders)[1:])])
