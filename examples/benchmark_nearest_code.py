@@ -8,7 +8,8 @@ Baselines, both computing the same argmin:
 - ``naive``: ``((z[:, None] - codes[None]) ** 2).sum(-1).argmin(1)`` (materialises M × N × D; skipped
   where it would need more than ``--max-naive-gib``).
 ``ours`` is `nearest_code(..., backend="auto")`: the chunked addmm path on CPU, the fused Triton
-kernel on CUDA. Ratios > 1 mean ours is faster. Every result is also checked against ``cdist``:
+kernel on CUDA, where ``chunked`` times the other path, ``backend="torch"``, so that the choice ``auto`` makes
+is measured too (on CPU it is ours). Ratios > 1 mean ours is faster. Every result is also checked against ``cdist``:
 the mismatch column counts differing indices whose distances differ by more than rounding.
 """
 
@@ -22,7 +23,7 @@ from typing import Callable
 
 import torch
 
-from codephys_plugin.query.search import nearest_code
+from codephys_plugin.query.search import nearest_code, resolve_backend
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Row:
     rows: int
     codes: int
     ours_ms: float
+    chunked_ms: float | None
+    """The torch path where `auto` picks another; None where it is ours."""
     cdist_ms: float
     naive_ms: float | None
     mismatches: int
@@ -77,18 +80,25 @@ def benchmark(device: torch.device, rows: int, num_codes: int, dim: int, repeats
     ours_indices, _ = nearest_code(z, codes)
     reference = cdist_argmin(z, codes)
     ours_ms = timed(lambda: nearest_code(z, codes), device, repeats)
+    chunked_ms = None
+    if resolve_backend("auto", z) != "torch":
+        chunked_indices, _ = nearest_code(z, codes, backend="torch")
+        if not torch.equal(chunked_indices, ours_indices):
+            raise AssertionError(f"M={rows}, N={num_codes} on {device}: the torch path and the kernel chose other codes")
+        chunked_ms = timed(lambda: nearest_code(z, codes, backend="torch"), device, repeats)
     cdist_ms = timed(lambda: cdist_argmin(z, codes), device, repeats)
     naive_gib = rows * num_codes * dim * 4 / 2**30
     naive_ms = timed(lambda: naive_argmin(z, codes), device, repeats) if naive_gib <= max_naive_gib else None
     mismatches = count_real_mismatches(z, codes, ours_indices, reference)
-    return Row(str(device), rows, num_codes, ours_ms, cdist_ms, naive_ms, mismatches)
+    return Row(str(device), rows, num_codes, ours_ms, chunked_ms, cdist_ms, naive_ms, mismatches)
 
 
 def format_row(row: Row) -> str:
     naive = "skipped" if row.naive_ms is None else f"{row.naive_ms:10.2f}"
     naive_ratio = "   -" if row.naive_ms is None else f"{row.naive_ms / row.ours_ms:6.3g}x"
+    chunked = "ours" if row.chunked_ms is None else f"{row.chunked_ms:10.2f}"
     return (
-        f"{row.device:6s} {row.rows:>9,d} {row.codes:>5d} {row.ours_ms:10.2f} {row.cdist_ms:10.2f} {naive:>10s} "
+        f"{row.device:6s} {row.rows:>9,d} {row.codes:>5d} {row.ours_ms:10.2f} {chunked:>10s} {row.cdist_ms:10.2f} {naive:>10s} "
         f"{row.cdist_ms / row.ours_ms:8.3g}x {naive_ratio:>8s} {row.mismatches:>10d}"
     )
 
@@ -107,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     if torch.cuda.is_available():
         print(f"CUDA device: {torch.cuda.get_device_name()}")
     print(
-        f"{'device':6s} {'M':>9s} {'N':>5s} {'ours ms':>10s} {'cdist ms':>10s} {'naive ms':>10s} "
+        f"{'device':6s} {'M':>9s} {'N':>5s} {'ours ms':>10s} {'chunked ms':>10s} {'cdist ms':>10s} {'naive ms':>10s} "
         f"{'vs cdist':>9s} {'vs naive':>8s} {'mismatches':>10s}"
     )
     for device_name in devices:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from codephys_plugin.code_query_head import CodeQueryHead
-from codephys_plugin.query.search import _resolve_backend, nearest_code
+from codephys_plugin.query.search import nearest_code, resolve_backend
 from codephys_plugin.training.stage1 import Stage1TrainingConfig, train_stage1
 from codephys_plugin.training.stage2 import train_stage2
 from tests.helpers.search_cases import CASES, TIES, assert_lowest_index_wins_ties, assert_nearest_codes
@@ -51,7 +51,7 @@ def test_auto_takes_the_kernel_on_cuda_and_agrees_with_the_chunked_path_on_many_
     generator = torch.Generator(device=DEVICE).manual_seed(0)
     z = torch.randn(300_000, 64, device=DEVICE, generator=generator)
     codes = torch.randn(64, 64, device=DEVICE, generator=generator)
-    assert _resolve_backend("auto", z) == "triton"
+    assert resolve_backend("auto", z) == "triton"
     fused, fused_distances = nearest_code(z, codes)
     chunked, chunked_distances = nearest_code(z, codes, backend="torch")
     torch.testing.assert_close(fused_distances, chunked_distances, rtol=1e-5, atol=1e-4)

@@ -48,7 +48,7 @@ def nearest_code(
     _check_inputs(z, codes)
     lead_shape = z.shape[:-1]
     flat = z.reshape(-1, z.shape[-1])
-    chosen = _resolve_backend(backend, flat)
+    chosen = resolve_backend(backend, flat)
     if chosen == "triton":
         from codephys_plugin.query.triton_search import nearest_code_triton
 
@@ -63,7 +63,8 @@ def triton_available() -> bool:
     return importlib.util.find_spec("triton") is not None
 
 
-def _resolve_backend(backend: str, z: torch.Tensor) -> str:
+def resolve_backend(backend: str, z: torch.Tensor) -> str:
+    """The path `nearest_code` takes for queries `z`: "torch" or "triton"; raises where the one asked for cannot run."""
     if backend == "auto":
         return "triton" if z.is_cuda and triton_available() else "torch"
     if backend == "torch":
