@@ -17,9 +17,9 @@ everything CodeQueryHead adds; E_ppg and the target encoder are used only in tra
 MACs come from torch's FlopCounterMode (multiply-accumulates, half its FLOPs), with torchvision's
 deform_conv2d counted as the convolution it computes. ``ops`` counts the ATen operators one call dispatches
 (views included) and ``syncs`` those among them that read values back to the host (``bool(t)``, ``t.item()``,
-``nonzero``), each of which makes a CUDA host wait for the GPU: on a GPU, where a small operator costs its launch rather than its arithmetic,
-these two explain the latency better than MACs do. Weights are random: latency does not depend on
-them. The codebook bundle is a randomly initialised one of window T unless ``--codebook`` is given.
+``nonzero``), each of which makes a CUDA host wait for the GPU: on a GPU, where a small operator costs its
+launch rather than its arithmetic, these two explain the latency better than MACs do. Weights are random:
+latency does not depend on them. The codebook bundle is a randomly initialised one of window T unless ``--codebook`` is given.
 """
 
 from __future__ import annotations

@@ -78,8 +78,8 @@ def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bund
     """Train (when the row needs it) and test the cell on every condition; write and return its record: the
     per-video metrics per condition, a head's code diagnostics per condition, its training summary, its
     codebook's digest, its seconds (wall clock, earlier sittings' epochs included) and what it ran on (device,
-    versions, machine). `weights` is the folder of the
-    published checkpoints (PRETRAINED), needed by those networks' cells."""
+    versions, machine). `weights` is the folder of the published checkpoints (PRETRAINED), needed by those
+    networks' cells."""
     started = time.perf_counter()
     if cell.network is None:
         metrics = {condition: classic_metrics(cell.method, datasets.clips(work, protocol, datasets.RAW, "test", condition))
