@@ -144,7 +144,7 @@ def build_network(name: str, protocol: Protocol, weights: Path | None = None) ->
 def unfinished_folder(out: Path, cell: Cell) -> Path:
     """A cell still training: its state after its last finished epoch and its best weights so far, kept with
     the results rather than in the scratch --work, so that a cell longer than one sitting resumes on a wiped
-    --work or another machine; removed once the cell's result is written."""
+    --work (not committed: it is data); removed once the cell's result is written."""
     return out / "unfinished" / cell.name
 
 
