@@ -14,14 +14,14 @@ import argparse
 import copy
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from codephys_plugin.adapters import adapter_for
 from codephys_plugin.benchmark import datasets
-from codephys_plugin.benchmark.cells import build_network
+from codephys_plugin.benchmark.cells import Cell, bare_row_budget, build_network
 from codephys_plugin.benchmark.cli import PRESETS
 from codephys_plugin.benchmark.protocol import CLEAN
+from codephys_plugin.benchmark.table import degraded_mean
 from codephys_plugin.training.own_head import OwnHeadConfig, evaluate_own_head, train_own_head
 
 
@@ -42,14 +42,15 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         states[summary.epoch] = copy.deepcopy(adapter.model.state_dict())
         print(f"epoch {summary.epoch}: val HR MAE {summary.val['mae']:.2f}{' (best)' if summary.best else ''}", flush=True)
 
-    history = train_own_head(adapter, train, val, OwnHeadConfig(epochs=protocol.bare_epochs, seed=args.seed), on_epoch=keep)
+    epochs, lr = bare_row_budget(Cell(args.network, "bare", args.seed), protocol)
+    history = train_own_head(adapter, train, val, OwnHeadConfig(epochs=epochs, lr=lr, seed=args.seed), on_epoch=keep)
     kept = max(summary.epoch for summary in history if summary.best)
     results = {}
     for label, epoch in (("kept", kept), ("last", history[-1].epoch)):
         adapter.model.load_state_dict(states[epoch])
         mae = {condition: evaluate_own_head(adapter, datasets.clips(args.work, protocol, args.network, "test", condition))
                .summary()["mae"] for condition in protocol.conditions()}
-        degraded = float(np.mean([value for condition, value in mae.items() if condition != CLEAN]))
+        degraded = degraded_mean({condition: {"mean": value} for condition, value in mae.items()})
         results[label] = {"epoch": epoch, "clean": mae[CLEAN], "degraded": degraded}
         print(f"{args.network} seed {args.seed}, {label} epoch {epoch}: clean {mae[CLEAN]:.2f}, degraded mean {degraded:.2f}",
               flush=True)

@@ -179,7 +179,7 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
     best = weights_path(out, cell)
     if cell.method in BARE_ROWS:
         adapter = adapter_for(network)
-        epochs, lr = _bare_row_budget(cell, protocol)
+        epochs, lr = bare_row_budget(cell, protocol)
         state = training_state_path(out, cell, network)
         config = OwnHeadConfig(epochs=epochs, lr=lr, seed=cell.seed, best=best, checkpoint=state)
         sitting = _Sitting(cell)
@@ -209,7 +209,7 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
     return evaluate, _training_record(history, sitting.epochs)
 
 
-def _bare_row_budget(cell: Cell, protocol: Protocol) -> tuple[int, float | None]:
+def bare_row_budget(cell: Cell, protocol: Protocol) -> tuple[int, float | None]:
     """(epochs, rate; None: the recipe's) of a trained bare row (see BARE_ROWS): a published network's
     bare_long is a fine-tuning, the head rows' epochs at their backbone rate; the others train from scratch."""
     if cell.network in PRETRAINED:
