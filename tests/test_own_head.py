@@ -10,11 +10,13 @@ import torch
 
 from codephys_plugin.adapters import SSPD, DeepPhys, EfficientPhys, HookAdapter, PhysFormer, PhysNet, adapter_for
 from codephys_plugin.adapters.checkpoint import load_checkpoint
-from codephys_plugin.data.clip_sets import ClipSet, split_by_video, toolbox_clips
+from codephys_plugin.adapters.clip_nets import PhysFormerAdapter
+from codephys_plugin.adapters.per_frame import DeepPhysAdapter
+from codephys_plugin.data.clip_sets import ClipSet, network_inputs, split_by_video, toolbox_clips
 from codephys_plugin.losses.physformer import physformer_loss
 from codephys_plugin.training.checkpoint import ResumeError
 from codephys_plugin.training.own_head import OwnHeadConfig, evaluate_own_head, train_own_head
-from codephys_plugin.training.own_recipes import frame_mse_loss, own_recipe, pearson_loss
+from codephys_plugin.training.own_recipes import OWN_RECIPES, frame_mse_loss, own_recipe, pearson_loss
 from tests.test_train_cli import STEPS, write_cache
 
 
@@ -143,3 +145,61 @@ def test_what_the_toolbox_does_not_train_this_way_is_refused(cache, clips):
     waveforms = toolbox_clips(cache, layout="NDHWC", label_form="waveform", fs=30.0)
     with pytest.raises(ValueError, match="training clips hold waveform labels.*DiffNormalized"):
         train_own_head(adapter_for(PhysNet(frames=STEPS)), waveforms, val, OwnHeadConfig(epochs=1))
+
+
+class ScriptedReport:
+    def __init__(self, mae: float) -> None:
+        self.mae = mae
+
+    def summary(self) -> dict[str, float]:
+        return {"mae": self.mae}
+
+
+def test_the_bare_run_keeps_its_epoch_by_the_heads_rule_and_its_warm_start_at_the_first_lowest_mae(
+        clips, tmp_path, monkeypatch):
+    """The MAE saturates (here at 0 from epoch 2): ties go to the lowest validation loss (epoch 4), while the warm
+    start stays the first epoch to reach it (2); an unmeasurable epoch wins neither."""
+    from safetensors import safe_open
+
+    from codephys_plugin.training import own_head
+
+    scripted = iter([(0.2, math.nan), (0.9, 5.0), (0.5, 0.0), (0.6, 0.0), (0.3, 0.0), (0.1, math.nan), (0.4, 0.0)])
+    monkeypatch.setattr(own_head, "validate_own_head",
+                        lambda *args, **kwargs: (lambda loss, mae: (loss, ScriptedReport(mae)))(*next(scripted)))
+    train, val = clips
+    files = {name: tmp_path / f"{name}.safetensors" for name in ("best", "warm_start")}
+    config = OwnHeadConfig(epochs=7, lr=1e-3, **files)
+    history = train_own_head(adapter_for(PhysNet(frames=STEPS)), train, val, config)
+    assert [summary.epoch for summary in history if summary.best] == [2, 3, 5]
+    assert [summary.epoch for summary in history if summary.warm_start] == [2, 3]
+    assert [summary.val_loss for summary in history] == [0.2, 0.9, 0.5, 0.6, 0.3, 0.1, 0.4]
+    for name, epoch in (("best", "5"), ("warm_start", "3")):
+        with safe_open(files[name], "pt") as saved:
+            assert saved.metadata()["codephys_own_head_epoch"] == epoch, name
+
+
+def test_the_validation_loss_is_the_recipes_and_physformers_is_its_pearson_term():
+    """PhysFormer's training loss reweights its terms after epoch 10: the validation loss must not change with
+    the epoch, so it is the loss's Pearson term (comparable across epochs); the others validate by their loss."""
+    torch.manual_seed(0)
+    rppg, label = torch.randn(3, 64, dtype=torch.float64), torch.randn(3, 64, dtype=torch.float64)
+    physformer = OWN_RECIPES[PhysFormerAdapter]
+    assert physformer.validate(rppg, label, fs=30.0) == pearson_loss(rppg, label, epoch=0, fs=30.0)
+    assert physformer.loss(rppg, label, epoch=0, fs=30.0) != physformer.loss(rppg, label, epoch=11, fs=30.0)
+    deepphys = OWN_RECIPES[DeepPhysAdapter]
+    assert deepphys.validate(rppg, label, fs=30.0) == frame_mse_loss(rppg, label, epoch=0, fs=30.0)
+
+
+def test_validate_own_head_reports_what_evaluate_own_head_does_and_the_recipes_loss_of_the_same_outputs(clips):
+    from codephys_plugin.training.own_head import validate_own_head
+
+    torch.manual_seed(0)
+    _, val = clips
+    adapter = adapter_for(PhysNet(frames=STEPS))
+    loss, report = validate_own_head(adapter, val)
+    assert report.summary() == pytest.approx(evaluate_own_head(adapter, val).summary(), nan_ok=True)
+    frames, labels = next(iter(torch.utils.data.DataLoader(val.dataset, batch_size=len(val))))
+    with torch.no_grad():
+        adapter.eval()
+        rppg = adapter.rppg(network_inputs(adapter, frames, val.prepared))
+    assert loss == pytest.approx(float(pearson_loss(rppg.double(), labels.double(), epoch=0, fs=val.fs)), rel=1e-6)

@@ -2,9 +2,11 @@
 
 This is what `CodeQueryHead` has to beat, so it gets the toolbox's recipe and nothing weaker (see
 `own_recipes`: the network's own loss on its own output, its optimiser, rate and schedule; batch 4), the
-same clips and epochs as the head, and the toolbox's per-video evaluation every epoch. The best epoch's
-weights are written as the network's own state_dict (safetensors), so they load strictly into the public
-class, and into `codephys-train --checkpoint` for a warm start.
+same clips and epochs as the head, the toolbox's per-video evaluation every epoch, and the head's rule for
+the epoch it keeps (`selection`). Two epochs' weights are written as the network's own state_dict
+(safetensors), so they load strictly into the public class and into `codephys-train --checkpoint`: the kept
+one, and the first to reach the lowest validation HR MAE, the early-stopped network the benchmark's head
+rows start from.
 """
 
 from __future__ import annotations
@@ -15,24 +17,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from codephys_plugin.adapters import Adapter
 from codephys_plugin.data.clip_sets import ClipSet, collate, model_chunks, network_inputs
-from codephys_plugin.heart_rate.videos import VideoReport, evaluate_videos
+from codephys_plugin.heart_rate.videos import Chunk, VideoReport, evaluate_videos
 from codephys_plugin.rppg.filters import DEFAULT_HIGH_HZ, DEFAULT_LOW_HZ
 from codephys_plugin.training.batches import epoch_batches, progress
 from codephys_plugin.training.checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
 from codephys_plugin.training.distributed import DistributedContext
 from codephys_plugin.training.head_weights import save_head_weights
 from codephys_plugin.training.own_recipes import OwnRecipe, own_recipe
+from codephys_plugin.training.selection import SELECTION_RULES, selection_key
 from codephys_plugin.training.stage2 import write_history
 
 @dataclass(frozen=True)
 class OwnHeadConfig:
     """The toolbox's batch 4 and 30 epochs; the rest is the network's recipe. The best epoch has the lowest
-    validation HR MAE (unmeasurable epochs never win)."""
+    validation HR MAE, ties going to the lowest validation loss (the recipe's); unmeasurable epochs never win."""
 
     epochs: int = 30
     batch_size: int = 4
@@ -42,6 +46,9 @@ class OwnHeadConfig:
     hr_band_hz: tuple[float, float] = (DEFAULT_LOW_HZ, DEFAULT_HIGH_HZ)
     best: Path | None = None
     """The best epoch's network state_dict (safetensors)."""
+    warm_start: Path | None = None
+    """The state_dict of the first epoch to reach the lowest validation HR MAE, ties not broken: the least
+    trained network that reads the clean validation videos best (where the benchmark's head rows start)."""
     history: Path | None = None
     checkpoint: Path | None = None
     """Where the resumable state is written after every epoch (weights, optimiser, schedule, data order)."""
@@ -59,6 +66,8 @@ class OwnHeadEpochSummary:
     val: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     best: bool = False
+    val_loss: float = math.nan
+    warm_start: bool = False
 
 
 def check_label_form(clips: ClipSet, name: str) -> None:
@@ -68,16 +77,31 @@ def check_label_form(clips: ClipSet, name: str) -> None:
                          "these networks on DiffNormalized (derivative) labels")
 
 
-@torch.no_grad()
 def evaluate_own_head(adapter: Adapter, clips: ClipSet, *, batch_size: int = 4,
                       band: tuple[float, float] = (DEFAULT_LOW_HZ, DEFAULT_HIGH_HZ)) -> VideoReport:
     """The network's own rPPG over `clips`, evaluated per video as the toolbox does (DiffNormalized outputs)."""
+    return evaluate_videos(_own_chunks(adapter, clips, batch_size), clips.fs, diff_normalized=True,
+                           low=band[0], high=band[1])
+
+
+def validate_own_head(adapter: Adapter, clips: ClipSet, *, batch_size: int = 4,
+                      band: tuple[float, float] = (DEFAULT_LOW_HZ, DEFAULT_HIGH_HZ)) -> tuple[float, VideoReport]:
+    """(the recipe's validation loss over every clip, the per-video report) from one pass over `clips`."""
+    chunks = _own_chunks(adapter, clips, batch_size)
+    rppg, labels = (torch.from_numpy(np.stack([getattr(chunk, side) for chunk in chunks])) for side in
+                    ("prediction", "label"))
+    loss = float(own_recipe(adapter).validate(rppg, labels.to(rppg.dtype), fs=clips.fs))
+    return loss, evaluate_videos(chunks, clips.fs, diff_normalized=True, low=band[0], high=band[1])
+
+
+@torch.no_grad()
+def _own_chunks(adapter: Adapter, clips: ClipSet, batch_size: int) -> list[Chunk]:
     check_label_form(clips, "validation")
     was_training = adapter.training
     adapter.eval()
     chunks = model_chunks(clips, adapter, adapter.rppg, batch_size=batch_size)
     adapter.train(was_training)
-    return evaluate_videos(chunks, clips.fs, diff_normalized=True, low=band[0], high=band[1])
+    return chunks
 
 
 def train_own_head(
@@ -108,7 +132,6 @@ def train_own_head(
         saved = restore_training_state(load_checkpoint(resume_from), model=adapter, optimizer=optimizer,
                                        order_rng=order_rng, settings=settings, **schedules)
         history = [OwnHeadEpochSummary(**summary) for summary in saved]
-    best_mae = min((summary.val["mae"] for summary in history if summary.best), default=math.inf)
     for epoch in range(len(history), config.epochs):
         started = time.perf_counter()
         adapter.train()
@@ -127,13 +150,9 @@ def train_own_head(
             total += float(loss.detach())
         if epoch_schedule is not None:
             epoch_schedule.step()
-        values = evaluate_own_head(adapter, val, batch_size=config.batch_size, band=config.hr_band_hz).summary()
-        is_best = math.isfinite(values["mae"]) and values["mae"] < best_mae
-        if is_best:
-            best_mae = values["mae"]
-            if config.best is not None:
-                save_head_weights(config.best, adapter.model, {"codephys_own_head_epoch": str(epoch + 1)})
-        summary = OwnHeadEpochSummary(epoch + 1, total / steps, values, time.perf_counter() - started, is_best)
+        val_loss, report = validate_own_head(adapter, val, batch_size=config.batch_size, band=config.hr_band_hz)
+        summary = _summary(epoch + 1, total / steps, val_loss, report.summary(), history, started)
+        _save_marked(summary, adapter, config)
         history.append(summary)
         if config.checkpoint is not None:
             save_checkpoint(config.checkpoint, training_state(model=adapter, optimizer=optimizer, order_rng=order_rng,
@@ -146,10 +165,30 @@ def train_own_head(
     return history
 
 
+def _summary(epoch: int, loss: float, val_loss: float, values: dict[str, float],
+             history: list[OwnHeadEpochSummary], started: float) -> OwnHeadEpochSummary:
+    """The epoch's summary, marked best if it beats the last best (`selection_key`) and warm_start if its MAE
+    is strictly below every earlier epoch's (so the first of equal MAEs stays the warm start)."""
+    key = selection_key(val_loss, values)
+    best = next((summary for summary in reversed(history) if summary.best), None)
+    is_best = math.isfinite(key[0]) and (best is None or key < selection_key(best.val_loss, best.val))
+    lowest_mae = min((selection_key(summary.val_loss, summary.val)[0] for summary in history), default=math.inf)
+    return OwnHeadEpochSummary(epoch, loss, values, time.perf_counter() - started, is_best, val_loss,
+                               warm_start=key[0] < lowest_mae)
+
+
+def _save_marked(summary: OwnHeadEpochSummary, adapter: Adapter, config: OwnHeadConfig) -> None:
+    metadata = {"codephys_own_head_epoch": str(summary.epoch)}
+    for marked, path in ((summary.best, config.best), (summary.warm_start, config.warm_start)):
+        if marked and path is not None:
+            save_head_weights(path, adapter.model, metadata)
+
+
 def _settings(config: OwnHeadConfig, adapter: Adapter, train: ClipSet, val: ClipSet) -> dict:
     """What a checkpoint must share with the run that resumes it: the schedule, the network and the clips."""
     return {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr, "seed": config.seed,
             "hr_band_hz": list(config.hr_band_hz), "network": type(adapter.model).__name__,
+            "selection": SELECTION_RULES["mae"],
             "recipe": _recipe_description(own_recipe(adapter)),
             "training clips": f"{len(train)} clips, {train.fingerprint()}",
             "validation clips": f"{len(val)} clips, {val.fingerprint()}"}

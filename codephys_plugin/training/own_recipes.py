@@ -5,9 +5,13 @@ output, the optimiser, the rate and its schedule. The bare baselines get exactly
 - DeepPhys, EfficientPhys (DeepPhysTrainer, EfficientPhysTrainer): MSE per frame against the
   DiffNormalized label; AdamW (no weight decay), one-cycle to 9e-3.
 - PhysFormer (PhysFormerTrainer): `physformer_loss` (NP + frequency CE + label-distribution KL, reweighted
-  after epoch 10); Adam at 1e-4 with weight decay 5e-5, halved every 50 epochs.
+  after epoch 10); Adam at 1e-4 with weight decay 5e-5, halved every 50 epochs. Its validation loss is the
+  loss's Pearson term, which the reweighting leaves comparable across epochs (the toolbox validates it by the HR
+  RMSE, which reaches its floor as early as the MAE and so cannot break the MAE's ties).
 - SSPD: its repository trains the predictor by self-distillation only (the backbone is detached from it);
   the supervised head is the predictor trained with the backbone on negative Pearson, at its Adam rate 1e-3.
+
+The others validate by their training loss, as the toolbox does.
 """
 
 from __future__ import annotations
@@ -49,6 +53,13 @@ class OwnRecipe:
     """Torch's OneCycleLR peaking at `lr`, stepped per batch; otherwise the rate steps down per epoch."""
     decay_every_epochs: int | None = None
     """Without one-cycle: the rate halves every this many epochs; None: constant."""
+    validation_loss: OwnLoss | None = None
+    """What breaks ties among the epochs of equal validation HR MAE: the network's own loss, which must not
+    change with the epoch (compared across epochs); None: `loss`."""
+
+    def validate(self, rppg: Tensor, label: Tensor, *, fs: float) -> Tensor:
+        """The validation loss of 'b t' outputs against their DiffNormalized labels."""
+        return (self.validation_loss or self.loss)(rppg, label, epoch=0, fs=fs)
 
     def optimizer_for(self, parameters, lr: float) -> torch.optim.Optimizer:
         kind = torch.optim.AdamW if self.optimizer == "adamw" else torch.optim.Adam
@@ -59,7 +70,8 @@ OWN_RECIPES: dict[type[Adapter], OwnRecipe] = {
     PhysNetAdapter: OwnRecipe(pearson_loss, "adam", 9e-3, one_cycle=True),
     DeepPhysAdapter: OwnRecipe(frame_mse_loss, "adamw", 9e-3, one_cycle=True),
     EfficientPhysAdapter: OwnRecipe(frame_mse_loss, "adamw", 9e-3, one_cycle=True),
-    PhysFormerAdapter: OwnRecipe(physformer_loss, "adam", 1e-4, weight_decay=5e-5, decay_every_epochs=50),
+    PhysFormerAdapter: OwnRecipe(physformer_loss, "adam", 1e-4, weight_decay=5e-5, decay_every_epochs=50,
+                                 validation_loss=pearson_loss),
     SSPDAdapter: OwnRecipe(pearson_loss, "adam", 1e-3),
 }
 

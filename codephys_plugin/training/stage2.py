@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Literal, NamedTuple
+from typing import Callable, NamedTuple
 
 import torch
 import torch.distributed as dist
@@ -36,8 +36,8 @@ from codephys_plugin.training.fingerprint import structure_digest, tensors_diges
 from codephys_plugin.training.head_weights import save_head_weights
 from codephys_plugin.training.loss_shares import loss_shares
 from codephys_plugin.training.optimization import Schedule, clip_gradients, parameter_groups, set_rates
+from codephys_plugin.training.selection import SELECTION_RULES, SelectBy, selection_key
 
-SelectBy = Literal["mae", "loss"]
 LOSS_TERMS = ("loss", "physiological", "code", "code_ppg", "distill")
 
 
@@ -87,8 +87,8 @@ class Stage2TrainingConfig:
         low, high = self.hr_band_hz
         if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
             raise ValueError(f"hr_band_hz: expected 0 < low < high in Hz, got {self.hr_band_hz}")
-        if self.select_by not in ("mae", "loss"):
-            raise ValueError(f"select_by: expected 'mae' or 'loss', got {self.select_by!r}")
+        if self.select_by not in SELECTION_RULES:
+            raise ValueError(f"select_by: expected one of {sorted(SELECTION_RULES)}, got {self.select_by!r}")
 
 
 @dataclass(frozen=True)
@@ -302,19 +302,11 @@ def _summarise(epoch, means, head, val, config, history, started) -> Stage2Epoch
                                   best=is_best, hr_band_hz=config.hr_band_hz)
     val_loss, report, diagnostics = validate(head, val, config, next(head.parameters()).device)
     values = report.summary()
-    is_best = previous is None or _selection_key(val_loss, values, config) < _selection_key(
-        previous.val_loss, previous.val, config
+    is_best = previous is None or selection_key(val_loss, values, config.select_by) < selection_key(
+        previous.val_loss, previous.val, config.select_by
     )
     return Stage2EpochSummary(epoch, *means.tolist(), val_loss=val_loss, val=values, diagnostics=diagnostics,
                               seconds=time.perf_counter() - started, best=is_best, hr_band_hz=config.hr_band_hz)
-
-
-def _selection_key(val_loss: float, values: dict[str, float], config: Stage2TrainingConfig) -> tuple[float, ...]:
-    loss = val_loss if math.isfinite(val_loss) else math.inf
-    if config.select_by == "loss":
-        return (loss,)
-    mae = values.get("mae", math.nan)
-    return (mae if math.isfinite(mae) else math.inf, loss)
 
 
 def _best_metadata(summary: Stage2EpochSummary, config: Stage2TrainingConfig) -> dict[str, str]:

@@ -1,0 +1,24 @@
+"""Which epoch a training run keeps. One rule for the bare network (`train_own_head`) and for the head
+(`train_stage2`), so the benchmark compares them at epochs chosen alike: the lowest validation HR MAE, and
+among equal MAEs the lowest validation loss. The MAE of a few clean validation videos reaches its floor
+(often 0.00) within a few epochs; without the loss to break the tie the earliest such epoch would win."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+SelectBy = Literal["mae", "loss"]
+SELECTION_RULES: dict[str, str] = {"mae": "lowest validation HR MAE, ties by the lowest validation loss",
+                                   "loss": "lowest validation loss"}
+
+
+def selection_key(val_loss: float, values: dict[str, float], select_by: SelectBy = "mae") -> tuple[float, ...]:
+    """Lower is better; an unmeasurable MAE or loss (NaN: no video gave an HR) never wins."""
+    if select_by not in SELECTION_RULES:
+        raise ValueError(f"select_by: expected one of {sorted(SELECTION_RULES)}, got {select_by!r}")
+    loss = val_loss if math.isfinite(val_loss) else math.inf
+    if select_by == "loss":
+        return (loss,)
+    mae = values.get("mae", math.nan)
+    return (mae if math.isfinite(mae) else math.inf, loss)
