@@ -13,7 +13,7 @@ import torch
 
 from codephys_plugin.benchmark import cells as cells_module
 from codephys_plugin.benchmark.cli import main, run_benchmark
-from codephys_plugin.benchmark.protocol import PRETRAINED, Protocol
+from codephys_plugin.benchmark.protocol import EPOCH_RULE, PRETRAINED, Protocol
 from codephys_plugin.bundle import load_bundle, save_bundle
 from codephys_plugin.training.fingerprint import tensors_digest
 from tests.test_train_cli import SIZE, STEPS, bundle  # noqa: F401  (the module's Stage I bundle fixture)
@@ -64,18 +64,17 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     assert trained == ["head"], "bare not retrained"
     bare_path = out / "cells" / "physnet__bare__seed0.json"
     bare_record = json.loads(bare_path.read_text())
-    assert json.loads((out / "weights" / "physnet__bare__seed0.training.json").read_text()) == bare_record["training"]
-    bare_path.unlink()
+    assert bare_record["training"]["epoch_rule"] == EPOCH_RULE and bare_record["training"]["warm_start_epoch"] == 1
+    assert len(bare_record["training"]["val_loss"]) == 1
+    del bare_record["training"]["epoch_rule"]
+    bare_path.write_text(json.dumps(bare_record))
     run_benchmark(TOY, work, out, lambda: load_bundle(bundle), device=cells_module.torch.device("cpu"))
-    assert trained == ["head"], "a bare cell killed while testing is tested from its kept weights, not trained again"
-    retested = json.loads(bare_path.read_text())
-    assert retested["metrics"] == bare_record["metrics"]
-    assert retested["training"] == {**bare_record["training"],
-                                    "from_kept_weights": "weights/physnet__bare__seed0.safetensors"}
-    assert "tested from kept weights" in (out / "table.md").read_text(), "the retested bare cell's cost is not a training's"
+    assert trained == ["head", "bare"], "a bare cell whose epoch the earlier rule kept is trained again, not its head"
+    assert json.loads(bare_path.read_text())["training"]["epoch_rule"] == EPOCH_RULE
     kept.unlink()
     (out / "cells" / "physnet__head__seed0.json").unlink()
-    with pytest.raises(FileNotFoundError, match="bare row's weights .*physnet__bare__seed0.safetensors, which are missing"):
+    missing = "bare row's warm start .*physnet__bare__seed0.safetensors, which is missing"
+    with pytest.raises(FileNotFoundError, match=missing):
         run_benchmark(TOY, work, out, lambda: load_bundle(bundle), device=cells_module.torch.device("cpu"))
     (out / "cells" / "physnet__head__seed0.json").write_text(json.dumps(record))
 
@@ -396,3 +395,26 @@ def test_every_network_is_built_for_the_cpu_protocol_and_reads_its_clip_size(net
     frames = torch.rand(1, protocol.chunk_length + 1, 3, size, size) * 255
     with torch.no_grad():
         assert adapter.rppg(adapter.prepare(frames)).shape == (1, protocol.chunk_length)
+
+
+def test_a_table_with_cells_of_an_earlier_epoch_rule_lists_the_cells_by_their_rule():
+    """Bare cells recorded before the rule was (2026-12-04) kept the first epoch of the lowest MAE; head cells
+    then already broke ties by validation loss; untrained rows have no rule."""
+    from codephys_plugin.benchmark.protocol import EARLIER_BARE_RULE
+    from codephys_plugin.benchmark.table import epoch_rules, markdown
+
+    def record(method, seed, training):
+        return {"cell": {"network": "physnet", "method": method, "seed": seed}, "training": training}
+
+    records = [record("bare", 0, {"epochs": 10}), record("bare", 1, {"epochs": 10, "epoch_rule": EPOCH_RULE}),
+               record("head", 0, {"epochs": 5}), record("bare", None, {}),
+               {"cell": {"network": None, "method": "pos", "seed": None}, "training": {}}]
+    rules = epoch_rules(records)
+    assert rules == {EARLIER_BARE_RULE: ["physnet bare seed 0"],
+                     EPOCH_RULE: ["physnet bare seed 1", "physnet head seed 0"]}
+    text = markdown({"table": {}, "conditions": ["clean"], "ratios": {}, "epoch_rules": rules})
+    assert f"- {EARLIER_BARE_RULE}: physnet bare seed 0" in text
+    assert "by the rule" not in markdown({"table": {}, "conditions": ["clean"], "ratios": {},
+                                          "epoch_rules": epoch_rules(records[1:])})
+    assert "by the rule" in markdown({"table": {}, "conditions": ["clean"], "ratios": {},
+                                      "epoch_rules": epoch_rules(records[:1])})

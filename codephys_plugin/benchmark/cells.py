@@ -1,7 +1,7 @@
 """One cell of the benchmark: a row (network and method) and a seed, trained once and tested on every
-condition. A cell's result is one JSON file; a finished file is never recomputed, so a killed run resumes
-at the first unfinished cell: at its last finished epoch (its state is kept with the results until the cell is
-written), or, for a bare cell killed while testing, from its kept weights."""
+condition. A cell's result is one JSON file; a finished file is never recomputed unless its epoch was kept by
+an earlier rule (`protocol.epoch_rule`), so a killed run resumes at the first unfinished cell, at its last
+finished epoch (its state is kept with the results until the cell is written)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from codephys_plugin._provenance import provenance
 from codephys_plugin.adapters import adapter_for, load_checkpoint  # importing them registers the networks with timm
 from codephys_plugin.baselines import BASELINES, rgb_trace
 from codephys_plugin.benchmark import datasets
-from codephys_plugin.benchmark.protocol import (BARE_ROWS, CLASSIC, HEAD_ABLATIONS, HEAD_ROWS, PRETRAINED, Protocol,
-                                                architecture)
+from codephys_plugin.benchmark.protocol import (BARE_ROWS, CLASSIC, EPOCH_RULE, HEAD_ABLATIONS, HEAD_ROWS, PRETRAINED,
+                                                Protocol, architecture, epoch_rule)
 from codephys_plugin.bundle import Bundle
 from codephys_plugin.code_query_head import CodeQueryHead
 from codephys_plugin.data.clip_sets import ClipSet
@@ -69,8 +69,14 @@ def result_path(out: Path, cell: Cell) -> Path:
 
 
 def cells_to_run(protocol: Protocol, out: Path) -> list[Cell]:
-    """The protocol's cells whose result is not yet in `out`, in order."""
-    return [cell for cell in cells(protocol) if not result_path(out, cell).is_file()]
+    """The protocol's cells whose result is not yet in `out`, or whose epoch an earlier rule kept, in order."""
+    return [cell for cell in cells(protocol)
+            if not result_path(out, cell).is_file() or _kept_by_earlier_rule(out, cell)]
+
+
+def _kept_by_earlier_rule(out: Path, cell: Cell) -> bool:
+    rule = epoch_rule(json.loads(result_path(out, cell).read_text()))
+    return rule is not None and rule != EPOCH_RULE
 
 
 def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle | None, device: torch.device,
@@ -92,8 +98,7 @@ def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bund
                   for condition in protocol.conditions()}
         metrics = {condition: summary for condition, (summary, _) in tested.items()}
         diagnostics = {condition: values for condition, (_, values) in tested.items() if values}
-    earlier = 0.0 if "from_kept_weights" in training else training.get("earlier_sittings_seconds", 0.0)
-    seconds = time.perf_counter() - started + earlier
+    seconds = time.perf_counter() - started + training.get("earlier_sittings_seconds", 0.0)
     record = {"cell": cell.__dict__, "metrics": metrics, "diagnostics": diagnostics, "training": training,
               "codebook": _codebook_digest(cell, bundle), "seconds": round(seconds, 1),
               "device": str(device), **provenance()}
@@ -149,7 +154,7 @@ def unfinished_folder(out: Path, cell: Cell) -> Path:
 
 
 def weights_path(out: Path, cell: Cell) -> Path:
-    """The best epoch's weights of a cell still training."""
+    """The kept epoch's weights of a cell still training."""
     return unfinished_folder(out, cell) / "best.safetensors"
 
 
@@ -160,9 +165,9 @@ def training_state_path(out: Path, cell: Cell, network: torch.nn.Module) -> Path
     return unfinished_folder(out, cell) / f"state-from-{start}.pt"
 
 
-def bare_weights_path(out: Path, cell: Cell) -> Path:
-    """Where a bare cell keeps its best weights beside its result, for the head rows of its seed: with the
-    results folder, not the scratch --work, so a run resumes on another machine or a wiped --work."""
+def warm_start_path(out: Path, cell: Cell) -> Path:
+    """Where a bare cell keeps its warm start (see `OwnHeadConfig.warm_start`) for the head rows of its seed: with
+    the results, not the scratch --work, so that they start from it on a wiped --work (not committed: data)."""
     return out / "weights" / f"{Cell(cell.network, 'bare', cell.seed).name}.safetensors"
 
 
@@ -172,8 +177,6 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
     published = cell.network in PRETRAINED
     if cell.method == "bare" and published:
         return _own_head_evaluation(adapter_for(network)), {}
-    if cell.method == "bare" and bare_weights_path(out, cell).is_file():
-        return _kept_bare_evaluation(adapter_for(network), out, cell)
     train = datasets.clips(work, protocol, cell.network, "train")
     val = datasets.clips(work, protocol, cell.network, "val")
     best = weights_path(out, cell)
@@ -181,16 +184,16 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
         adapter = adapter_for(network)
         epochs, lr = bare_row_budget(cell, protocol)
         state = training_state_path(out, cell, network)
-        config = OwnHeadConfig(epochs=epochs, lr=lr, seed=cell.seed, best=best, checkpoint=state)
+        warm_start = unfinished_folder(out, cell) / "warm_start.safetensors" if cell.method == "bare" else None
+        config = OwnHeadConfig(epochs=epochs, lr=lr, seed=cell.seed, best=best, warm_start=warm_start, checkpoint=state)
         sitting = _Sitting(cell)
         history = train_own_head(adapter, train, val, config, resume_from=state, on_epoch=sitting.epoch_done)
         load_checkpoint(adapter.model, best)
-        record = _training_record(history, sitting.epochs)
-        if cell.method == "bare":
-            _keep_bare_weights(best, record, out, cell)
-        return _own_head_evaluation(adapter), record
+        if warm_start is not None:
+            write_atomically(warm_start_path(out, cell), lambda stream: stream.write(warm_start.read_bytes()))
+        return _own_head_evaluation(adapter), _training_record(history, sitting.epochs)
     if not published:
-        load_checkpoint(network, _bare_weights(out, cell))
+        load_checkpoint(network, _warm_start(out, cell))
     state = training_state_path(out, cell, network)
     head = CodeQueryHead(network, codebook=bundle, ablation=HEAD_ABLATIONS[cell.method],
                          code_temperature=protocol.code_temperature, freeze_backbone=published).to(device)
@@ -222,35 +225,12 @@ def _own_head_evaluation(adapter):
     return lambda clips: (evaluate_own_head(adapter, clips).summary(), {})
 
 
-def bare_record_path(out: Path, cell: Cell) -> Path:
-    """The bare row's training record, kept beside its weights so a run killed while testing keeps it too."""
-    return bare_weights_path(out, cell).with_suffix(".training.json")
-
-
-def _keep_bare_weights(best: Path, record: dict, out: Path, cell: Cell) -> None:
-    """The record first, then the weights: kept weights always come with their record."""
-    write_atomically(bare_record_path(out, cell), lambda stream: stream.write(strict_json(record, indent=1).encode()))
-    write_atomically(bare_weights_path(out, cell), lambda stream: stream.write(best.read_bytes()))
-
-
-def _kept_bare_evaluation(adapter, out: Path, cell: Cell):
-    """A bare cell whose training finished but whose testing did not (its weights are kept, its result is not)
-    is tested from the kept weights instead of trained again; deleting the weights retrains it."""
-    weights = bare_weights_path(out, cell)
-    print(f"    {cell.name}: testing the kept weights {weights} (delete them to train again)", flush=True)
-    load_checkpoint(adapter.model, weights)
-    record_path = bare_record_path(out, cell)
-    lost = {"record": "not kept by the run that trained them"}
-    record = json.loads(record_path.read_text()) if record_path.is_file() else lost
-    return _own_head_evaluation(adapter), {**record, "from_kept_weights": str(weights.relative_to(out))}
-
-
-def _bare_weights(out: Path, cell: Cell) -> Path:
-    bare = bare_weights_path(out, cell)
-    if not bare.is_file():
-        raise FileNotFoundError(f"{cell.name}: the head starts from the bare row's weights {bare}, which are missing "
+def _warm_start(out: Path, cell: Cell) -> Path:
+    path = warm_start_path(out, cell)
+    if not path.is_file():
+        raise FileNotFoundError(f"{cell.name}: the head starts from the bare row's warm start {path}, which is missing "
                                 "(run the bare cell of this seed again: delete its result file)")
-    return bare
+    return path
 
 
 class _Sitting:
@@ -267,11 +247,15 @@ class _Sitting:
 
 
 def _training_record(history: list, epochs_this_sitting: int) -> dict:
-    """The run's epochs, best epoch and validation curve, and the seconds of the epochs earlier sittings trained
-    (their summaries are restored with the state), which the cell's own seconds add to its wall clock."""
+    """The run's epochs, the rule and the epoch it kept (and a bare run's warm start), the validation curves, and
+    the seconds of the epochs earlier sittings trained (their summaries are restored with the state), which the
+    cell's own seconds add to its wall clock."""
     best = [summary for summary in history if summary.best]
+    warm = [summary.epoch for summary in history if getattr(summary, "warm_start", False)]
     earlier = history[:len(history) - epochs_this_sitting]
-    return {"epochs": len(history), "best_epoch": best[-1].epoch if best else None,
+    return {"epochs": len(history), "epoch_rule": EPOCH_RULE, "best_epoch": best[-1].epoch if best else None,
+            **({"warm_start_epoch": warm[-1]} if warm else {}),
             "val_mae": [summary.val.get("mae", math.nan) for summary in history],
+            "val_loss": [summary.val_loss for summary in history],
             "diagnostics": getattr(best[-1], "diagnostics", {}) if best else {},
             "earlier_sittings_seconds": round(sum(summary.seconds for summary in earlier), 1)}

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from codephys_plugin.code_query_head import Ablation
 from codephys_plugin.data.degradations import DEGRADATIONS
+from codephys_plugin.training.selection import SELECTION_RULES
 from codephys_plugin.video_lab.lab_dataset import DegradationRange
 
 CLASSIC = ("green", "chrom", "pos")
@@ -43,6 +44,20 @@ NETWORK_SIZE = {"sspd": 128, "physnet_pure": 72, "physnet_ubfc": 72}
 """Frame sizes not chosen by `frame_size`: fixed by the architecture (SSPD's valid convolutions and 8×8 pool; see
 backbones.md), or the size the published weights were trained at (the toolbox's PhysNet configs: 72)."""
 CLEAN = "clean"
+EPOCH_RULE = SELECTION_RULES["mae"]
+"""How every trained row keeps its epoch (see `training.selection`)."""
+EARLIER_BARE_RULE = "first epoch of the lowest validation HR MAE"
+"""How bare rows kept their epoch until 2026-12-04 (their cells record no rule): a saturated validation MAE made
+that an early epoch, while the head rows went on to break the ties by validation loss."""
+
+
+def epoch_rule(record: dict) -> str | None:
+    """The rule that kept a cell's epoch; None for the rows that train nothing. Cells from before the rule was
+    recorded: the bare rows' earlier rule, the head rows' EPOCH_RULE (theirs has not changed)."""
+    training = record.get("training") or {}
+    if not training:
+        return None
+    return training.get("epoch_rule") or (EARLIER_BARE_RULE if record["cell"]["method"] in BARE_ROWS else EPOCH_RULE)
 CELL_SELECTION = ("networks", "methods", "seeds")
 """Fields that only choose which cells run: a results folder may gain networks, rows or seeds later."""
 FIRST_SUBJECT = {"train": 0, "val": 1000, "test": 2000}

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from codephys_plugin._json import strict_json
-from codephys_plugin.benchmark.protocol import CLEAN, HEAD_ROWS, parse_condition
+from codephys_plugin.benchmark.protocol import CLEAN, EPOCH_RULE, HEAD_ROWS, epoch_rule, parse_condition
 
 RESULTS_FILE = "results.json"
 
@@ -149,11 +149,16 @@ def markdown(results: dict) -> str:
     if len(results.get("codebooks", {})) > 1:
         lines += ["", "Head cells by the codebook they used (digest: cells):"]
         lines += [f"- {digest}: {', '.join(names)}" for digest, names in results["codebooks"].items()]
+    if set(results.get("epoch_rules", {})) - {EPOCH_RULE}:
+        lines += ["", f"Trained cells by the rule that kept their epoch (the current one: {EPOCH_RULE}; the next run "
+                  "of the benchmark runs the others again):"]
+        lines += [f"- {rule}: {', '.join(names)}" for rule, names in results["epoch_rules"].items()]
     return "\n".join(lines)
 
 
 def _tested_only(time: dict) -> str:
-    """Cells tested from weights a killed run had kept: their training time is not in their seconds."""
+    """Cells tested from weights a killed run had kept (cells recorded before 2026-12-04): their training time is
+    not in their seconds."""
     count = time.get("tested_only", 0)
     return f" ({count} tested from kept weights: training not counted)" if count else ""
 
@@ -174,8 +179,8 @@ def summarise(out: Path, protocol_record: dict, conditions: list[str], provenanc
     records = load_cells(out)
     table = aggregate(records)
     return {"protocol": protocol_record, "conditions": conditions, "table": table, "ratios": head_ratios(records),
-            "diagnostics": diagnostics_summary(records), "codebooks": codebooks(records), "times": cell_times(records),
-            **provenance}
+            "diagnostics": diagnostics_summary(records), "codebooks": codebooks(records),
+            "epoch_rules": epoch_rules(records), "times": cell_times(records), **provenance}
 
 
 def cell_times(records: list[dict]) -> dict[str, dict[str, float]]:
@@ -201,6 +206,16 @@ def codebooks(records: list[dict]) -> dict[str, list[str]]:
         if record["cell"]["method"] in HEAD_ROWS:
             used.setdefault(record.get("codebook") or "not recorded", []).append(_cell_name(record["cell"]))
     return {digest: sorted(names) for digest, names in sorted(used.items())}
+
+
+def epoch_rules(records: list[dict]) -> dict[str, list[str]]:
+    """The trained cells by the rule that kept their epoch, so a table with cells of an earlier rule (not yet run
+    again since the rule changed) says which."""
+    kept: dict[str, list[str]] = {}
+    for record in records:
+        if (rule := epoch_rule(record)) is not None:
+            kept.setdefault(rule, []).append(_cell_name(record["cell"]))
+    return {rule: sorted(names) for rule, names in sorted(kept.items())}
 
 
 def _cell_name(cell: dict) -> str:
