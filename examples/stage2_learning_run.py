@@ -12,8 +12,9 @@ Runs (the same PhysNet, 36 × 36 DiffNormalized frames, chunks of 160 at 30 Hz):
 - head_scratch_soft: as head_scratch with L_phy's gradient through the softmax mix of the codes;
 - head_scratch_codes: as head_scratch without L_phy (α = 0): the code-query terms alone;
 - head_scratch_paper_cycle: as head_scratch_paper on the bare run's schedule (one-cycle to 9e-3, no warm-up);
-- head_warm / noquant_warm: from the bare run's best weights (the toolbox way to have a network), backbone
-  frozen for 3 epochs, then fine-tuned at 1e-4 while the head learns at 1e-3.
+- head_warm / noquant_warm: from the bare run's warm start (its first epoch of lowest validation HR MAE, as the
+  benchmark's head rows; the toolbox way to have a network), backbone frozen for 3 epochs, then fine-tuned at
+  1e-4 while the head learns at 1e-3.
 The data (codephys-synth's lab: still heads, the default camera noise, all six skin types) and the codebook (codephys-pretrain on the embedded
 synthetic PPG) are made first in --work. A run whose history is complete is not run again and a head run
 that stopped resumes from its checkpoint, so the command can be repeated until it finishes; every finished
@@ -91,7 +92,8 @@ def run_bare(work: Path, epochs: int, seed: int) -> list[str]:
     torch.manual_seed(seed)
     adapter = adapter_for(timm.create_model("physnet", frames=WINDOW))
     clips = {split: toolbox_clips(work / split, layout="NDHWC", label_form="derivative", fs=FS) for split in SUBJECTS}
-    config = OwnHeadConfig(epochs=epochs, seed=seed, best=out / "best.safetensors", history=out / "history.json")
+    config = OwnHeadConfig(epochs=epochs, seed=seed, best=out / "best.safetensors",
+                           warm_start=out / "warm_start.safetensors", history=out / "history.json")
     train_own_head(adapter, clips["train"], clips["val"], config,
                    on_epoch=lambda s: print(f"  bare epoch {s.epoch}: loss {s.loss:.3f} val HR MAE {s.val['mae']:.2f} "
                                             f"r {s.val['pearson']:.3f}  {s.seconds:.0f} s", flush=True))
@@ -113,8 +115,8 @@ def head_command(work: Path, name: str, epochs: int, seed: int) -> list[str]:
                "--cache", str(work / "train"), "--val-cache", str(work / "val"), "--fs", str(FS), "--epochs", str(epochs),
                *schedule, "--out", str(work / run_name(name, seed)), "--seed", str(seed), "--no-progress", *options]
     if "--warm" in HEAD_RUNS[name]:
-        command += ["--checkpoint", str(work / run_name("bare", seed) / "best.safetensors"), "--frozen-backbone-epochs",
-                    str(FROZEN_EPOCHS), "--backbone-lr", str(BACKBONE_LR)]
+        command += ["--checkpoint", str(work / run_name("bare", seed) / "warm_start.safetensors"),
+                    "--frozen-backbone-epochs", str(FROZEN_EPOCHS), "--backbone-lr", str(BACKBONE_LR)]
     return command
 
 

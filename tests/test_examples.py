@@ -115,6 +115,7 @@ def test_every_head_run_of_the_learning_run_is_a_valid_codephys_train_command(tm
         args = build_parser().parse_args(head_command(tmp_path, name, epochs=2, seed=1))
         assert args.one_cycle == (name == "head_scratch_paper_cycle") and args.warmup_steps == (0 if args.one_cycle else 30)
         assert (args.checkpoint is not None) == name.endswith("warm") and args.seed == 1
+        assert args.checkpoint is None or args.checkpoint.name == "warm_start.safetensors", "where the benchmark starts"
     assert build_parser().parse_args(head_command(tmp_path, "head_scratch_paper_cycle", 2, 0)).lr == 9e-3
 
 
