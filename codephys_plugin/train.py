@@ -45,7 +45,8 @@ from codephys_plugin.losses.stage2 import CODE_WEIGHT, PHYSIOLOGICAL_WEIGHT
 from codephys_plugin.query.code_gradient import CODE_GRADIENTS
 from codephys_plugin.training.distributed import DistributedContext, run_in_process_group
 from codephys_plugin.training.loss_shares import TERMS as LOSS_SHARE_TERMS
-from codephys_plugin.training.stage2 import Stage2EpochSummary, Stage2TrainingConfig, best_epoch, train_stage2
+from codephys_plugin.training.selection import best_epoch
+from codephys_plugin.training.stage2 import Stage2EpochSummary, Stage2TrainingConfig, train_stage2
 
 DEFAULT_FRAME_SIZE = 72
 """Synthetic frame size for networks that take any size (the toolbox's 72 px)."""

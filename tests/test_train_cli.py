@@ -20,7 +20,8 @@ from codephys_plugin.pretrain import main as pretrain
 from codephys_plugin.synth import main as synth
 from codephys_plugin.train import build_head, build_parser, load_clips, main, training_config
 from codephys_plugin.training.head_weights import load_head_weights, read_head_metadata
-from codephys_plugin.training.stage2 import Stage2TrainingConfig, best_epoch, train_stage2, validate
+from codephys_plugin.training.selection import best_epoch
+from codephys_plugin.training.stage2 import Stage2TrainingConfig, train_stage2, validate
 from tests.helpers.strict_json import read_strict_json, strict_loads
 
 STEPS = 32

@@ -31,6 +31,7 @@ from codephys_plugin.heart_rate.videos import Chunk, evaluate_videos
 from codephys_plugin.training.fingerprint import tensors_digest
 from codephys_plugin.training.head_weights import load_head_weights
 from codephys_plugin.training.own_head import OwnHeadConfig, evaluate_own_head, train_own_head
+from codephys_plugin.training.selection import best_epoch
 from codephys_plugin.training.stage2 import Stage2TrainingConfig, train_stage2, validate
 
 
@@ -250,12 +251,12 @@ def _training_record(history: list, epochs_this_sitting: int) -> dict:
     """The run's epochs, the rule and the epoch it kept (and a bare run's warm start), the validation curves, and
     the seconds of the epochs earlier sittings trained (their summaries are restored with the state), which the
     cell's own seconds add to its wall clock."""
-    best = [summary for summary in history if summary.best]
+    best = best_epoch(history)
     warm = [summary.epoch for summary in history if getattr(summary, "warm_start", False)]
     earlier = history[:len(history) - epochs_this_sitting]
-    return {"epochs": len(history), "epoch_rule": EPOCH_RULE, "best_epoch": best[-1].epoch if best else None,
+    return {"epochs": len(history), "epoch_rule": EPOCH_RULE, "best_epoch": best.epoch if best else None,
             **({"warm_start_epoch": warm[-1]} if warm else {}),
             "val_mae": [summary.val.get("mae", math.nan) for summary in history],
             "val_loss": [summary.val_loss for summary in history],
-            "diagnostics": getattr(best[-1], "diagnostics", {}) if best else {},
+            "diagnostics": getattr(best, "diagnostics", {}) if best else {},
             "earlier_sittings_seconds": round(sum(summary.seconds for summary in earlier), 1)}

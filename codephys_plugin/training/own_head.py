@@ -30,7 +30,7 @@ from codephys_plugin.training.checkpoint import load_checkpoint, restore_trainin
 from codephys_plugin.training.distributed import DistributedContext
 from codephys_plugin.training.head_weights import save_head_weights
 from codephys_plugin.training.own_recipes import OwnRecipe, own_recipe
-from codephys_plugin.training.selection import SELECTION_RULES, selection_key
+from codephys_plugin.training.selection import SELECTION_RULES, best_epoch, selection_key
 from codephys_plugin.training.stage2 import write_history
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ def _summary(epoch: int, loss: float, val_loss: float, values: dict[str, float],
     """The epoch's summary, marked best if it beats the last best (`selection_key`) and warm_start if its MAE
     is strictly below every earlier epoch's (so the first of equal MAEs stays the warm start)."""
     key = selection_key(val_loss, values)
-    best = next((summary for summary in reversed(history) if summary.best), None)
+    best = best_epoch(history)
     is_best = math.isfinite(key[0]) and (best is None or key < selection_key(best.val_loss, best.val))
     lowest_mae = min((selection_key(summary.val_loss, summary.val)[0] for summary in history), default=math.inf)
     return OwnHeadEpochSummary(epoch, loss, values, time.perf_counter() - started, is_best, val_loss,

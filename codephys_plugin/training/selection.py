@@ -6,11 +6,23 @@ among equal MAEs the lowest validation loss. The MAE of a few clean validation v
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 SelectBy = Literal["mae", "loss"]
 SELECTION_RULES: dict[str, str] = {"mae": "lowest validation HR MAE, ties by the lowest validation loss",
                                    "loss": "lowest validation loss"}
+
+
+class _Marked(Protocol):
+    best: bool
+
+
+Summary = TypeVar("Summary", bound=_Marked)
+
+
+def best_epoch(history: list[Summary]) -> Summary | None:
+    """The last epoch marked best (each one marked beat every earlier one)."""
+    return next((summary for summary in reversed(history) if summary.best), None)
 
 
 def selection_key(val_loss: float, values: dict[str, float], select_by: SelectBy = "mae") -> tuple[float, ...]:

@@ -36,7 +36,7 @@ from codephys_plugin.training.fingerprint import structure_digest, tensors_diges
 from codephys_plugin.training.head_weights import save_head_weights
 from codephys_plugin.training.loss_shares import loss_shares
 from codephys_plugin.training.optimization import Schedule, clip_gradients, parameter_groups, set_rates
-from codephys_plugin.training.selection import SELECTION_RULES, SelectBy, selection_key
+from codephys_plugin.training.selection import SELECTION_RULES, SelectBy, best_epoch, selection_key
 
 LOSS_TERMS = ("loss", "physiological", "code", "code_ppg", "distill")
 
@@ -274,11 +274,6 @@ def write_history(path: Path, history: list) -> None:
     """Epoch summaries (dataclasses) as strict JSON, atomically."""
     payload = strict_json([asdict(summary) for summary in history], indent=2).encode()
     write_atomically(path, lambda stream: stream.write(payload))
-
-
-def best_epoch(history: list[Stage2EpochSummary]) -> Stage2EpochSummary | None:
-    """The last epoch marked best (each one marked beat every earlier one)."""
-    return next((summary for summary in reversed(history) if summary.best), None)
 
 
 def _distributed(step: TrainingStep, context: DistributedContext) -> DistributedDataParallel:
