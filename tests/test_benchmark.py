@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from codephys_plugin.benchmark import cells as cells_module
+from codephys_plugin.benchmark import table as table_module
 from codephys_plugin.benchmark.cli import main, run_benchmark
 from codephys_plugin.benchmark.protocol import EPOCH_RULE, PRETRAINED, Protocol
 from codephys_plugin.bundle import load_bundle, save_bundle
@@ -49,6 +50,12 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
                         "degraded": record["diagnostics"]["noise@1"]["code_accuracy"]}
     assert set(results["table"]) == {"pos", "physnet bare", "physnet head"}
     assert results["codebooks"] == {record["codebook"]: ["physnet head seed 0"]}
+    warm_start = json.loads((out / "cells" / "physnet__bare__seed0.json").read_text())["training"]["warm_start_weights"]
+    assert record["training"]["started_from"] == warm_start
+    network = cells_module.build_network("physnet", TOY)
+    cells_module.load_checkpoint(network, out / "weights" / "physnet__bare__seed0.safetensors")
+    assert warm_start == cells_module.weights_digest(network), "the digest of the warm start the head rows read"
+    assert results["head_starts"] == {table_module.SAME_WARM_START: ["physnet head seed 0"]} and "where they started" not in table
     assert set(results["ratios"]["physnet head"]) == {"degraded", "clean"}, "no bare_long row in the toy"
     assert (out / "mae_vs_severity_physnet.png").stat().st_size > 5_000
     assert "| physnet head |" in table and table == (out / "table.md").read_text().strip()
@@ -418,3 +425,26 @@ def test_a_table_with_cells_of_an_earlier_epoch_rule_lists_the_cells_by_their_ru
                                           "epoch_rules": epoch_rules(records[1:])})
     assert "by the rule" in markdown({"table": {}, "conditions": ["clean"], "ratios": {},
                                       "epoch_rules": epoch_rules(records[:1])})
+
+
+def test_a_table_whose_head_cells_started_elsewhere_than_their_bare_cells_warm_start_lists_them():
+    """A bare row trained again after its head rows is another run (not bit for bit the same on another torch or
+    host); head cells older than the record cannot be checked; published networks' heads start from the checkpoint."""
+    from codephys_plugin.benchmark.table import SAME_WARM_START, head_starts, markdown
+
+    def record(network, method, seed, **training):
+        return {"cell": {"network": network, "method": method, "seed": seed}, "training": training}
+
+    records = [record("physnet", "bare", 0, warm_start_weights="aa"), record("physnet", "bare", 1, warm_start_weights="bb"),
+               record("physnet", "bare", 2), record("physnet", "head", 0, started_from="aa"),
+               record("physnet", "head_noquant", 0, started_from="aa"), record("physnet", "head", 1, started_from="cc"),
+               record("physnet", "head", 2, started_from="dd"), record("physnet", "head", 3),
+               record("physnet_pure", "head", 0, started_from="ee"), record("physnet_pure", "bare", None)]
+    starts = head_starts(records)
+    assert starts == {SAME_WARM_START: ["physnet head seed 0", "physnet head_noquant seed 0"],
+                      "another warm start than its bare cell's": ["physnet head seed 1"],
+                      "not recorded (cells older than the record)": ["physnet head seed 2", "physnet head seed 3"]}
+    text = markdown({"table": {}, "conditions": ["clean"], "ratios": {}, "head_starts": starts})
+    assert "- another warm start than its bare cell's: physnet head seed 1" in text
+    assert "where they started" not in markdown({"table": {}, "conditions": ["clean"], "ratios": {},
+                                                 "head_starts": head_starts(records[:2] + records[3:5])})

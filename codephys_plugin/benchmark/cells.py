@@ -159,11 +159,16 @@ def weights_path(out: Path, cell: Cell) -> Path:
     return unfinished_folder(out, cell) / "best.safetensors"
 
 
-def training_state_path(out: Path, cell: Cell, network: torch.nn.Module) -> Path:
-    """A cell's resumable state after its last finished epoch, named by the weights it started from, so a
-    killed cell resumes at that epoch, and a head cell whose bare row was trained again starts afresh."""
-    start = tensors_digest(network.state_dict().values())
+def training_state_path(out: Path, cell: Cell, start: str) -> Path:
+    """A cell's resumable state after its last finished epoch, named by the digest of the weights it started
+    from, so a killed cell resumes at that epoch, and a head cell whose bare row was trained again starts afresh."""
     return unfinished_folder(out, cell) / f"state-from-{start}.pt"
+
+
+def weights_digest(network: torch.nn.Module) -> str:
+    """The digest of a network's weights: what a head cell started from, and a bare cell's warm start, recorded so
+    that the table can check each head row started from its seed's bare row."""
+    return tensors_digest(network.state_dict().values())
 
 
 def warm_start_path(out: Path, cell: Cell) -> Path:
@@ -184,18 +189,22 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
     if cell.method in BARE_ROWS:
         adapter = adapter_for(network)
         epochs, lr = bare_row_budget(cell, protocol)
-        state = training_state_path(out, cell, network)
+        state = training_state_path(out, cell, weights_digest(network))
         warm_start = unfinished_folder(out, cell) / "warm_start.safetensors" if cell.method == "bare" else None
         config = OwnHeadConfig(epochs=epochs, lr=lr, seed=cell.seed, best=best, warm_start=warm_start, checkpoint=state)
         sitting = _Sitting(cell)
         history = train_own_head(adapter, train, val, config, resume_from=state, on_epoch=sitting.epoch_done)
-        load_checkpoint(adapter.model, best)
+        record = _training_record(history, sitting.epochs)
         if warm_start is not None:
+            load_checkpoint(adapter.model, warm_start)
+            record["warm_start_weights"] = weights_digest(adapter.model)
             write_atomically(warm_start_path(out, cell), lambda stream: stream.write(warm_start.read_bytes()))
-        return _own_head_evaluation(adapter), _training_record(history, sitting.epochs)
+        load_checkpoint(adapter.model, best)
+        return _own_head_evaluation(adapter), record
     if not published:
         load_checkpoint(network, _warm_start(out, cell))
-    state = training_state_path(out, cell, network)
+    start = weights_digest(network)
+    state = training_state_path(out, cell, start)
     head = CodeQueryHead(network, codebook=bundle, ablation=HEAD_ABLATIONS[cell.method],
                          code_temperature=protocol.code_temperature, freeze_backbone=published).to(device)
     config = Stage2TrainingConfig(epochs=protocol.head_epochs, lr=protocol.head_lr, backbone_lr=protocol.backbone_lr,
@@ -204,13 +213,14 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
     sitting = _Sitting(cell)
     history = train_stage2(head, train, val, config, resume_from=state, on_epoch=sitting.epoch_done)
     load_head_weights(head, best)
+    record = {**_training_record(history, sitting.epochs), "started_from": start}
 
     def evaluate(clips: ClipSet) -> tuple[dict, dict]:
         """The head's per-video metrics and its code diagnostics (code accuracy, ceilings) on `clips`."""
         validation = validate(head, clips, config, device)
         return validation.report.summary(), validation.diagnostics
 
-    return evaluate, _training_record(history, sitting.epochs)
+    return evaluate, record
 
 
 def bare_row_budget(cell: Cell, protocol: Protocol) -> tuple[int, float | None]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from codephys_plugin._json import strict_json
-from codephys_plugin.benchmark.protocol import CLEAN, EPOCH_RULE, HEAD_ROWS, epoch_rule, parse_condition
+from codephys_plugin.benchmark.protocol import CLEAN, EPOCH_RULE, HEAD_ROWS, PRETRAINED, epoch_rule, parse_condition
 
 RESULTS_FILE = "results.json"
 
@@ -153,6 +153,9 @@ def markdown(results: dict) -> str:
         lines += ["", f"Trained cells by the rule that kept their epoch (the current one: {EPOCH_RULE}; the next run "
                   "of the benchmark runs the others again):"]
         lines += [f"- {rule}: {', '.join(names)}" for rule, names in results["epoch_rules"].items()]
+    if set(results.get("head_starts", {})) - {SAME_WARM_START}:
+        lines += ["", "Head cells by where they started (a head row starts from its seed's bare warm start):"]
+        lines += [f"- {start}: {', '.join(names)}" for start, names in results["head_starts"].items()]
     return "\n".join(lines)
 
 
@@ -180,7 +183,8 @@ def summarise(out: Path, protocol_record: dict, conditions: list[str], provenanc
     table = aggregate(records)
     return {"protocol": protocol_record, "conditions": conditions, "table": table, "ratios": head_ratios(records),
             "diagnostics": diagnostics_summary(records), "codebooks": codebooks(records),
-            "epoch_rules": epoch_rules(records), "times": cell_times(records), **provenance}
+            "epoch_rules": epoch_rules(records), "head_starts": head_starts(records), "times": cell_times(records),
+            **provenance}
 
 
 def cell_times(records: list[dict]) -> dict[str, dict[str, float]]:
@@ -216,6 +220,29 @@ def epoch_rules(records: list[dict]) -> dict[str, list[str]]:
         if (rule := epoch_rule(record)) is not None:
             kept.setdefault(rule, []).append(_cell_name(record["cell"]))
     return {rule: sorted(names) for rule, names in sorted(kept.items())}
+
+
+SAME_WARM_START = "the warm start its bare cell recorded"
+
+
+def head_starts(records: list[dict]) -> dict[str, list[str]]:
+    """The head cells of networks trained here by whether they started from the warm start their seed's bare
+    cell records (digests of the weights), so a table whose bare row was trained again after its head rows,
+    not bit for bit the same (another torch, thread count or host), says which head rows started elsewhere."""
+    warm = {(record["cell"]["network"], record["cell"]["seed"]): record["training"].get("warm_start_weights")
+            for record in records if record["cell"]["method"] == "bare" and record.get("training")}
+    starts: dict[str, list[str]] = {}
+    for record in records:
+        cell = record["cell"]
+        if cell["method"] not in HEAD_ROWS or cell["network"] in PRETRAINED:
+            continue
+        started, bare = record["training"].get("started_from"), warm.get((cell["network"], cell["seed"]))
+        if started is None or bare is None:
+            start = "not recorded (cells older than the record)"
+        else:
+            start = SAME_WARM_START if started == bare else "another warm start than its bare cell's"
+        starts.setdefault(start, []).append(_cell_name(cell))
+    return {start: sorted(names) for start, names in sorted(starts.items())}
 
 
 def _cell_name(cell: dict) -> str:
