@@ -158,7 +158,8 @@ class ScriptedReport:
 def test_the_bare_run_keeps_its_epoch_by_the_heads_rule_and_its_warm_start_at_the_first_lowest_mae(
         clips, tmp_path, monkeypatch):
     """The MAE saturates (here at 0 from epoch 2): ties go to the lowest validation loss (epoch 4), while the warm
-    start stays the first epoch to reach it (2); an unmeasurable epoch wins neither."""
+    start stays the first epoch to reach it (2); an unmeasurable epoch wins neither, but the first is kept until
+    one beats it, as in Stage II."""
     from safetensors import safe_open
 
     from codephys_plugin.training import own_head
@@ -170,12 +171,28 @@ def test_the_bare_run_keeps_its_epoch_by_the_heads_rule_and_its_warm_start_at_th
     files = {name: tmp_path / f"{name}.safetensors" for name in ("best", "warm_start")}
     config = OwnHeadConfig(epochs=7, lr=1e-3, **files)
     history = train_own_head(adapter_for(PhysNet(frames=STEPS)), train, val, config)
-    assert [summary.epoch for summary in history if summary.best] == [2, 3, 5]
-    assert [summary.epoch for summary in history if summary.warm_start] == [2, 3]
+    assert [summary.epoch for summary in history if summary.best] == [1, 2, 3, 5]
+    assert [summary.epoch for summary in history if summary.warm_start] == [1, 2, 3]
     assert [summary.val_loss for summary in history] == [0.2, 0.9, 0.5, 0.6, 0.3, 0.1, 0.4]
     for name, epoch in (("best", "5"), ("warm_start", "3")):
         with safe_open(files[name], "pt") as saved:
             assert saved.metadata()["codephys_own_head_epoch"] == epoch, name
+
+
+def test_a_bare_run_that_never_measures_an_hr_keeps_its_lowest_validation_loss_epoch(clips, tmp_path, monkeypatch):
+    """No validation video gives an HR (MAE NaN every epoch): the run still keeps weights, by the loss alone, as
+    `train_stage2` does, instead of leaving no file for the benchmark to test."""
+    from codephys_plugin.training import own_head
+
+    scripted = iter([(0.5, math.nan), (0.3, math.nan), (0.4, math.nan)])
+    monkeypatch.setattr(own_head, "validate_own_head",
+                        lambda *args, **kwargs: (lambda loss, mae: (loss, ScriptedReport(mae)))(*next(scripted)))
+    train, val = clips
+    files = {name: tmp_path / f"{name}.safetensors" for name in ("best", "warm_start")}
+    history = train_own_head(adapter_for(PhysNet(frames=STEPS)), train, val, OwnHeadConfig(epochs=3, lr=1e-3, **files))
+    assert [summary.epoch for summary in history if summary.best] == [1, 2]
+    assert [summary.epoch for summary in history if summary.warm_start] == [1]
+    assert all(path.is_file() for path in files.values())
 
 
 def test_the_validation_loss_is_the_recipes_and_physformers_is_its_pearson_term():

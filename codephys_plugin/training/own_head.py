@@ -168,13 +168,14 @@ def train_own_head(
 def _summary(epoch: int, loss: float, val_loss: float, values: dict[str, float],
              history: list[OwnHeadEpochSummary], started: float) -> OwnHeadEpochSummary:
     """The epoch's summary, marked best if it beats the last best (`selection_key`) and warm_start if its MAE
-    is strictly below every earlier epoch's (so the first of equal MAEs stays the warm start)."""
+    is strictly below every earlier epoch's (so the first of equal MAEs stays the warm start). As in
+    `train_stage2`, the first epoch is both until one beats it: a run that never measures an HR keeps one."""
     key = selection_key(val_loss, values)
     best = best_epoch(history)
-    is_best = math.isfinite(key[0]) and (best is None or key < selection_key(best.val_loss, best.val))
-    lowest_mae = min((selection_key(summary.val_loss, summary.val)[0] for summary in history), default=math.inf)
+    is_best = best is None or key < selection_key(best.val_loss, best.val)
+    earlier_maes = [selection_key(summary.val_loss, summary.val)[0] for summary in history]
     return OwnHeadEpochSummary(epoch, loss, values, time.perf_counter() - started, is_best, val_loss,
-                               warm_start=key[0] < lowest_mae)
+                               warm_start=not earlier_maes or key[0] < min(earlier_maes))
 
 
 def _save_marked(summary: OwnHeadEpochSummary, adapter: Adapter, config: OwnHeadConfig) -> None:
