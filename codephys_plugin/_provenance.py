@@ -1,9 +1,11 @@
-"""What a committed result was measured with: package versions and the machine."""
+"""What a committed result was measured with: package versions and the machine. Training on CPU is not bit for
+bit the same across processors (torch picks its kernels by the instruction set), so the processor is named."""
 
 from __future__ import annotations
 
 import platform
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,5 +16,15 @@ from codephys_plugin._version import __version__
 def provenance() -> dict[str, dict[str, object]]:
     return {"versions": {"codephys_plugin": __version__, "torch": torch.__version__, "numpy": np.__version__,
                          "python": sys.version.split()[0]},
-            "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                        "cpus": torch.get_num_threads()}}
+            "machine": {"platform": platform.platform(), "processor": processor_name(),
+                        "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpus": torch.get_num_threads()}}
+
+
+def processor_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The processor's model name (Linux reads it from /proc/cpuinfo; `platform.processor()` is empty there)."""
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                return value.strip()
+    return platform.processor()

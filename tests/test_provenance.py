@@ -1,0 +1,22 @@
+"""What results record about the machine: the processor's name, which CPU training's numerics depend on."""
+
+from __future__ import annotations
+
+import platform
+
+import torch
+
+from codephys_plugin._provenance import processor_name, provenance
+
+
+def test_the_processor_is_named_from_cpuinfo_and_otherwise_by_platform(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) @ 2.80GHz\n")
+    assert processor_name(cpuinfo) == "Intel(R) Xeon(R) @ 2.80GHz"
+    assert processor_name(tmp_path / "absent") == platform.processor()
+
+
+def test_provenance_records_the_instruction_set_torch_runs_its_cpu_kernels_with():
+    machine = provenance()["machine"]
+    assert machine["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert machine["cpus"] == torch.get_num_threads() and isinstance(machine["processor"], str)
