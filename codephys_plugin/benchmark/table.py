@@ -13,6 +13,7 @@ from codephys_plugin._json import strict_json
 from codephys_plugin.benchmark.protocol import CLEAN, EPOCH_RULE, HEAD_ROWS, PRETRAINED, epoch_rule, parse_condition
 
 RESULTS_FILE = "results.json"
+SAME_WARM_START = "the warm start its bare cell recorded"
 
 
 def load_cells(out: Path) -> list[dict]:
@@ -220,9 +221,6 @@ def epoch_rules(records: list[dict]) -> dict[str, list[str]]:
         if (rule := epoch_rule(record)) is not None:
             kept.setdefault(rule, []).append(_cell_name(record["cell"]))
     return {rule: sorted(names) for rule, names in sorted(kept.items())}
-
-
-SAME_WARM_START = "the warm start its bare cell recorded"
 
 
 def head_starts(records: list[dict]) -> dict[str, list[str]]:
