@@ -50,14 +50,6 @@ EARLIER_BARE_RULE = "first epoch of the lowest validation HR MAE"
 """How bare rows kept their epoch until 2026-12-04 (their cells record no rule): a saturated validation MAE made
 that an early epoch, while the head rows went on to break the ties by validation loss."""
 
-
-def epoch_rule(record: dict) -> str | None:
-    """The rule that kept a cell's epoch; None for the rows that train nothing. Cells from before the rule was
-    recorded: the bare rows' earlier rule, the head rows' EPOCH_RULE (theirs has not changed)."""
-    training = record.get("training") or {}
-    if not training:
-        return None
-    return training.get("epoch_rule") or (EARLIER_BARE_RULE if record["cell"]["method"] in BARE_ROWS else EPOCH_RULE)
 CELL_SELECTION = ("networks", "methods", "seeds")
 """Fields that only choose which cells run: a results folder may gain networks, rows or seeds later."""
 FIRST_SUBJECT = {"train": 0, "val": 1000, "test": 2000}
@@ -150,3 +142,12 @@ def parse_condition(condition: str) -> tuple[str, float] | None:
 def architecture(network: str) -> str:
     """The timm name of a benchmark network: a pretrained one is its architecture with published weights."""
     return "physnet" if network in PRETRAINED else network
+
+
+def epoch_rule(record: dict) -> str | None:
+    """The rule that kept a cell's epoch; None for the rows that train nothing. Cells from before the rule was
+    recorded: the bare rows' earlier rule, the head rows' EPOCH_RULE (theirs has not changed)."""
+    training = record.get("training") or {}
+    if not training:
+        return None
+    return training.get("epoch_rule") or (EARLIER_BARE_RULE if record["cell"]["method"] in BARE_ROWS else EPOCH_RULE)
