@@ -113,7 +113,7 @@ def _codebook_digest(cell: Cell, bundle: Bundle | None) -> str | None:
     one; None for the rows without a head. The row without Stage I takes only the bundle's shapes, and says so."""
     if cell.method not in HEAD_ROWS or bundle is None:
         return None
-    digest = tensors_digest(bundle.model.state_dict().values())
+    digest = weights_digest(bundle.model)
     return digest if HEAD_ABLATIONS[cell.method].stage1 else f"{digest}, its shapes only (random Stage I weights)"
 
 

@@ -30,7 +30,7 @@ from codephys_plugin.training.checkpoint import load_checkpoint, restore_trainin
 from codephys_plugin.training.distributed import DistributedContext
 from codephys_plugin.training.head_weights import save_head_weights
 from codephys_plugin.training.own_recipes import OwnRecipe, own_recipe
-from codephys_plugin.training.selection import SELECTION_RULES, best_epoch, selection_key
+from codephys_plugin.training.selection import SELECTION_RULES, beats_best, selection_key
 from codephys_plugin.training.stage2 import write_history
 
 @dataclass(frozen=True)
@@ -167,15 +167,14 @@ def train_own_head(
 
 def _summary(epoch: int, loss: float, val_loss: float, values: dict[str, float],
              history: list[OwnHeadEpochSummary], started: float) -> OwnHeadEpochSummary:
-    """The epoch's summary, marked best if it beats the last best (`selection_key`) and warm_start if its MAE
+    """The epoch's summary, marked best if it beats the last best (`beats_best`) and warm_start if its MAE
     is strictly below every earlier epoch's (so the first of equal MAEs stays the warm start). As in
     `train_stage2`, the first epoch is both until one beats it: a run that never measures an HR keeps one."""
-    key = selection_key(val_loss, values)
-    best = best_epoch(history)
-    is_best = best is None or key < selection_key(best.val_loss, best.val)
+    mae = selection_key(val_loss, values)[0]
     earlier_maes = [selection_key(summary.val_loss, summary.val)[0] for summary in history]
+    is_best = beats_best(val_loss, values, history)
     return OwnHeadEpochSummary(epoch, loss, values, time.perf_counter() - started, is_best, val_loss,
-                               warm_start=not earlier_maes or key[0] < min(earlier_maes))
+                               warm_start=not earlier_maes or mae < min(earlier_maes))
 
 
 def _save_marked(summary: OwnHeadEpochSummary, adapter: Adapter, config: OwnHeadConfig) -> None:

@@ -15,6 +15,8 @@ SELECTION_RULES: dict[str, str] = {"mae": "lowest validation HR MAE, ties by the
 
 class _Marked(Protocol):
     best: bool
+    val_loss: float
+    val: dict[str, float]
 
 
 Summary = TypeVar("Summary", bound=_Marked)
@@ -23,6 +25,15 @@ Summary = TypeVar("Summary", bound=_Marked)
 def best_epoch(history: list[Summary]) -> Summary | None:
     """The last epoch marked best (each one marked beat every earlier one)."""
     return next((summary for summary in reversed(history) if summary.best), None)
+
+
+def beats_best(val_loss: float, values: dict[str, float], history: list[Summary],
+               select_by: SelectBy = "mae") -> bool:
+    """Whether an epoch validated so beats the last epoch marked best in `history`. The first epoch is kept until
+    one beats it, so a run that never measures an HR still keeps one (by its loss)."""
+    best = best_epoch(history)
+    key = selection_key(val_loss, values, select_by)
+    return best is None or key < selection_key(best.val_loss, best.val, select_by)
 
 
 def selection_key(val_loss: float, values: dict[str, float], select_by: SelectBy = "mae") -> tuple[float, ...]:

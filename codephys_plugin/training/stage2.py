@@ -36,7 +36,7 @@ from codephys_plugin.training.fingerprint import structure_digest, tensors_diges
 from codephys_plugin.training.head_weights import save_head_weights
 from codephys_plugin.training.loss_shares import loss_shares
 from codephys_plugin.training.optimization import Schedule, clip_gradients, parameter_groups, set_rates
-from codephys_plugin.training.selection import SELECTION_RULES, SelectBy, best_epoch, selection_key
+from codephys_plugin.training.selection import SELECTION_RULES, SelectBy, beats_best, best_epoch
 
 LOSS_TERMS = ("loss", "physiological", "code", "code_ppg", "distill")
 
@@ -290,16 +290,14 @@ def _broadcast_buffers(head: CodeQueryHead) -> None:
 
 
 def _summarise(epoch, means, head, val, config, history, started) -> Stage2EpochSummary:
-    previous = best_epoch(history)
     if val is None:
+        previous = best_epoch(history)
         is_best = previous is None or float(means[0]) < previous.loss
         return Stage2EpochSummary(epoch, *means.tolist(), val_loss=math.nan, seconds=time.perf_counter() - started,
                                   best=is_best, hr_band_hz=config.hr_band_hz)
     val_loss, report, diagnostics = validate(head, val, config, next(head.parameters()).device)
     values = report.summary()
-    is_best = previous is None or selection_key(val_loss, values, config.select_by) < selection_key(
-        previous.val_loss, previous.val, config.select_by
-    )
+    is_best = beats_best(val_loss, values, history, config.select_by)
     return Stage2EpochSummary(epoch, *means.tolist(), val_loss=val_loss, val=values, diagnostics=diagnostics,
                               seconds=time.perf_counter() - started, best=is_best, hr_band_hz=config.hr_band_hz)
 
