@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from codephys_plugin.benchmark import cells as cells_module
-from codephys_plugin.benchmark import table as table_module
 from codephys_plugin.benchmark.cli import main, run_benchmark
-from codephys_plugin.benchmark.protocol import EPOCH_RULE, PRETRAINED, Protocol
+from codephys_plugin.benchmark.protocol import (EPOCH_RULE, OTHER_WARM_START, PRETRAINED, SAME_WARM_START,
+                                                UNRECORDED_WARM_START, Protocol)
 from codephys_plugin.bundle import load_bundle, save_bundle
 from codephys_plugin.training.fingerprint import tensors_digest
 from tests.test_train_cli import SIZE, STEPS, bundle  # noqa: F401  (the module's Stage I bundle fixture)
@@ -55,7 +55,7 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     network = cells_module.build_network("physnet", TOY)
     cells_module.load_checkpoint(network, out / "weights" / "physnet__bare__seed0.safetensors")
     assert warm_start == cells_module.weights_digest(network), "the digest of the warm start the head rows read"
-    assert results["head_starts"] == {table_module.SAME_WARM_START: ["physnet head seed 0"]} and "where they started" not in table
+    assert results["head_starts"] == {SAME_WARM_START: ["physnet head seed 0"]} and "where they started" not in table
     assert set(results["ratios"]["physnet head"]) == {"degraded", "clean"}, "no bare_long row in the toy"
     assert (out / "mae_vs_severity_physnet.png").stat().st_size > 5_000
     assert "| physnet head |" in table and table == (out / "table.md").read_text().strip()
@@ -429,8 +429,8 @@ def test_a_table_with_cells_of_an_earlier_epoch_rule_lists_the_cells_by_their_ru
 
 def test_a_table_whose_head_cells_started_elsewhere_than_their_bare_cells_warm_start_lists_them():
     """A bare row trained again after its head rows is another run (not bit for bit the same on another torch or
-    host); head cells older than the record cannot be checked; published networks' heads start from the checkpoint."""
-    from codephys_plugin.benchmark.table import SAME_WARM_START, head_starts, markdown
+    host); a bare cell older than the record cannot tell; published networks' heads start from the checkpoint."""
+    from codephys_plugin.benchmark.table import head_starts, markdown
 
     def record(network, method, seed, **training):
         return {"cell": {"network": network, "method": method, "seed": seed}, "training": training}
@@ -438,13 +438,53 @@ def test_a_table_whose_head_cells_started_elsewhere_than_their_bare_cells_warm_s
     records = [record("physnet", "bare", 0, warm_start_weights="aa"), record("physnet", "bare", 1, warm_start_weights="bb"),
                record("physnet", "bare", 2), record("physnet", "head", 0, started_from="aa"),
                record("physnet", "head_noquant", 0, started_from="aa"), record("physnet", "head", 1, started_from="cc"),
-               record("physnet", "head", 2, started_from="dd"), record("physnet", "head", 3),
-               record("physnet_pure", "head", 0, started_from="ee"), record("physnet_pure", "bare", None)]
+               record("physnet", "head_noquant", 1), record("physnet", "head", 2, started_from="dd"),
+               record("physnet", "head", 3), record("physnet_pure", "head", 0, started_from="ee"),
+               record("physnet_pure", "bare", None)]
     starts = head_starts(records)
     assert starts == {SAME_WARM_START: ["physnet head seed 0", "physnet head_noquant seed 0"],
-                      "another warm start than its bare cell's": ["physnet head seed 1"],
-                      "not recorded (cells older than the record)": ["physnet head seed 2", "physnet head seed 3"]}
+                      OTHER_WARM_START: ["physnet head seed 1", "physnet head_noquant seed 1"],
+                      UNRECORDED_WARM_START: ["physnet head seed 2", "physnet head seed 3"]}
     text = markdown({"table": {}, "conditions": ["clean"], "ratios": {}, "head_starts": starts})
-    assert "- another warm start than its bare cell's: physnet head seed 1" in text
+    assert f"- {OTHER_WARM_START}: physnet head seed 1, physnet head_noquant seed 1" in text
     assert "where they started" not in markdown({"table": {}, "conditions": ["clean"], "ratios": {},
                                                  "head_starts": head_starts(records[:2] + records[3:5])})
+
+
+def test_head_cells_that_did_not_start_from_their_bare_cells_warm_start_run_again(tmp_path, monkeypatch, capsys):
+    """The head rows of a bare row trained again run again unless the new warm start is the one they started from
+    (a rerun on the same host and torch is bit for bit the same); a bare cell older than the record cannot tell."""
+    from codephys_plugin.benchmark.cells import Cell, cells_to_run, result_path
+
+    protocol = dataclasses.replace(TOY, methods=("bare", "head", "head_noquant"), seeds=(0, 1))
+    out = tmp_path / "out"
+    (out / "cells").mkdir(parents=True)
+
+    def write(method, seed, **training):
+        cell = Cell("physnet", method, seed)
+        result_path(out, cell).write_text(json.dumps({"cell": cell.__dict__, "training": training}))
+
+    write("bare", 0, epoch_rule=EPOCH_RULE, warm_start_weights="aa")
+    write("head", 0, started_from="aa")
+    write("head_noquant", 0, started_from="a0")
+    write("bare", 1, epoch_rule=EPOCH_RULE)
+    write("head", 1, started_from="bb")
+    write("head_noquant", 1)
+    assert [cell.name for cell in cells_to_run(protocol, out)] == ["physnet__head_noquant__seed0"]
+    write("bare", 1, warm_start_weights="b0")
+    assert [cell.name for cell in cells_to_run(protocol, out)] == [
+        "physnet__head_noquant__seed0", "physnet__bare__seed1", "physnet__head__seed1", "physnet__head_noquant__seed1"]
+
+    ran = []
+
+    def run_cell(cell, *args):
+        ran.append(cell.name)
+        if cell.method == "bare":
+            write("bare", 1, epoch_rule=EPOCH_RULE, warm_start_weights="bb")
+        return {"metrics": {"clean": {"mae": 0.0}}, "seconds": 0.0}
+
+    monkeypatch.setattr("codephys_plugin.benchmark.cli.run_cell", run_cell)
+    monkeypatch.setattr("codephys_plugin.benchmark.cli.write_outputs", lambda out: "")
+    run_benchmark(protocol, tmp_path / "work", out, lambda: None, device=None)
+    assert ran == ["physnet__head_noquant__seed0", "physnet__bare__seed1", "physnet__head_noquant__seed1"]
+    assert "physnet__head__seed1: kept" in capsys.readouterr().out

@@ -1,7 +1,8 @@
 """One cell of the benchmark: a row (network and method) and a seed, trained once and tested on every
 condition. A cell's result is one JSON file; a finished file is never recomputed unless its epoch was kept by
-an earlier rule (`protocol.epoch_rule`), so a killed run resumes at the first unfinished cell, at its last
-finished epoch (its state is kept with the results until the cell is written)."""
+an earlier rule (`protocol.epoch_rule`) or, a head cell, it did not start from the warm start its seed's bare cell
+records (`protocol.head_start`), so a killed run resumes at the first unfinished cell, at its last finished epoch
+(its state is kept with the results until the cell is written)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from codephys_plugin._provenance import provenance
 from codephys_plugin.adapters import adapter_for, load_checkpoint  # importing them registers the networks with timm
 from codephys_plugin.baselines import BASELINES, rgb_trace
 from codephys_plugin.benchmark import datasets
-from codephys_plugin.benchmark.protocol import (BARE_ROWS, CLASSIC, EPOCH_RULE, HEAD_ABLATIONS, HEAD_ROWS, PRETRAINED,
-                                                Protocol, architecture, epoch_rule)
+from codephys_plugin.benchmark.protocol import (BARE_ROWS, CLASSIC, EPOCH_RULE, HEAD_ABLATIONS, HEAD_ROWS,
+                                                OTHER_WARM_START, PRETRAINED, Protocol, architecture, epoch_rule,
+                                                head_start, starts_from_bare)
 from codephys_plugin.bundle import Bundle
 from codephys_plugin.code_query_head import CodeQueryHead
 from codephys_plugin.data.clip_sets import ClipSet
@@ -70,14 +72,28 @@ def result_path(out: Path, cell: Cell) -> Path:
 
 
 def cells_to_run(protocol: Protocol, out: Path) -> list[Cell]:
-    """The protocol's cells whose result is not yet in `out`, or whose epoch an earlier rule kept, in order."""
-    return [cell for cell in cells(protocol)
-            if not result_path(out, cell).is_file() or _kept_by_earlier_rule(out, cell)]
+    """The protocol's cells in order that `needs_run`, and the head cells of a bare cell among them: those start
+    from its warm start, so `needs_run` is asked again for each when its turn comes."""
+    every = cells(protocol)
+    todo = [cell for cell in every if needs_run(out, cell)]
+    retrained = {(cell.network, cell.seed) for cell in todo if cell.method == "bare"}
+    return [cell for cell in every
+            if cell in todo or (starts_from_bare(cell.network, cell.method) and (cell.network, cell.seed) in retrained)]
 
 
-def _kept_by_earlier_rule(out: Path, cell: Cell) -> bool:
-    rule = epoch_rule(json.loads(result_path(out, cell).read_text()))
-    return rule is not None and rule != EPOCH_RULE
+def needs_run(out: Path, cell: Cell) -> bool:
+    """Whether the cell's result is missing, its epoch was kept by an earlier rule, or, a head cell, it did not
+    start from the warm start its seed's bare cell records."""
+    path = result_path(out, cell)
+    if not path.is_file():
+        return True
+    record = json.loads(path.read_text())
+    if (rule := epoch_rule(record)) is not None and rule != EPOCH_RULE:
+        return True
+    if not starts_from_bare(cell.network, cell.method):
+        return False
+    bare = result_path(out, Cell(cell.network, "bare", cell.seed))
+    return head_start(record, json.loads(bare.read_text()) if bare.is_file() else None) == OTHER_WARM_START
 
 
 def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle | None, device: torch.device,

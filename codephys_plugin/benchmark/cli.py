@@ -22,7 +22,7 @@ from codephys_plugin import pretrain
 from codephys_plugin._cli_types import positive_int
 from codephys_plugin._json import strict_json
 from codephys_plugin._provenance import provenance
-from codephys_plugin.benchmark.cells import Cell, cells, cells_to_run, run_cell
+from codephys_plugin.benchmark.cells import Cell, cells, cells_to_run, needs_run, run_cell
 from codephys_plugin.benchmark.datasets import RAW
 from codephys_plugin.benchmark.plots import network_figures
 from codephys_plugin.benchmark.protocol import HEAD_ROWS, METHODS, NETWORKS, PRETRAINED, Protocol
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_benchmark(protocol: Protocol, work: Path, out: Path, codebook: Callable[[], Bundle], device: torch.device, *,
                   show: bool = False, weights: Path | None = None, render_workers: int = 1) -> str:
-    """Run every cell not yet in `out`, then rewrite the table and figure; returns the table. The codebook is
+    """Run every cell not yet in `out` (or stale: `needs_run`), then rewrite the table and figure; returns the table. The codebook is
     loaded (or pretrained) only after the protocol is checked, and only when a head row is still to run. With
     `render_workers` above 1 the videos those cells read are written first, in that many processes."""
     check_published_weights(protocol, weights)
@@ -166,6 +166,9 @@ def run_benchmark(protocol: Protocol, work: Path, out: Path, codebook: Callable[
         render_videos(protocol, work, todo, render_workers)
     bundle = codebook() if any(cell.method in HEAD_ROWS for cell in todo) else None
     for cell in progress(todo, enabled=show, total=len(todo), description="cells", unit="cell"):
+        if not needs_run(out, cell):
+            print(f"  {cell.name}: kept (it started from its bare row's warm start as trained again)", flush=True)
+            continue
         record = run_cell(cell, protocol, work, out, bundle, device, weights)
         print(f"  {cell.name}: clean HR MAE {record['metrics']['clean']['mae']:.2f}  {record['seconds']:.0f} s", flush=True)
     return write_outputs(out)

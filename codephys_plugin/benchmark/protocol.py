@@ -49,6 +49,10 @@ EPOCH_RULE = SELECTION_RULES["mae"]
 EARLIER_BARE_RULE = "first epoch of the lowest validation HR MAE"
 """How bare rows kept their epoch until 2026-12-04 (their cells record no rule): a saturated validation MAE made
 that an early epoch, while the head rows went on to break the ties by validation loss."""
+SAME_WARM_START = "the warm start its bare cell recorded"
+OTHER_WARM_START = "not the warm start its bare cell recorded (the next run trains it again)"
+UNRECORDED_WARM_START = "its bare cell records no warm start (cells older than the record)"
+"""Where a head cell started (`head_start`)."""
 
 CELL_SELECTION = ("networks", "methods", "seeds")
 """Fields that only choose which cells run: a results folder may gain networks, rows or seeds later."""
@@ -151,3 +155,19 @@ def epoch_rule(record: dict) -> str | None:
     if not training:
         return None
     return training.get("epoch_rule") or (EARLIER_BARE_RULE if record["cell"]["method"] in BARE_ROWS else EPOCH_RULE)
+
+
+def starts_from_bare(network: str | None, method: str) -> bool:
+    """A head row of a network trained here starts from its seed's bare warm start (a published network's from
+    its checkpoint)."""
+    return method in HEAD_ROWS and network not in PRETRAINED
+
+
+def head_start(head: dict, bare: dict | None) -> str:
+    """Where a head cell started, against the warm start its seed's bare cell records (digests of the weights): a
+    bare row trained again after its head rows is another run, not bit for bit the same on another torch or
+    host, so its head rows are trained again from its warm start; a bare cell older than the record cannot tell."""
+    warm = ((bare or {}).get("training") or {}).get("warm_start_weights")
+    if warm is None:
+        return UNRECORDED_WARM_START
+    return SAME_WARM_START if (head.get("training") or {}).get("started_from") == warm else OTHER_WARM_START

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from codephys_plugin._json import strict_json
-from codephys_plugin.benchmark.protocol import CLEAN, EPOCH_RULE, HEAD_ROWS, PRETRAINED, epoch_rule, parse_condition
+from codephys_plugin.benchmark.protocol import (CLEAN, EPOCH_RULE, HEAD_ROWS, SAME_WARM_START, epoch_rule, head_start,
+                                                parse_condition, starts_from_bare)
 
 RESULTS_FILE = "results.json"
-SAME_WARM_START = "the warm start its bare cell recorded"
 
 
 def load_cells(out: Path) -> list[dict]:
@@ -155,7 +155,8 @@ def markdown(results: dict) -> str:
                   "of the benchmark runs the others again):"]
         lines += [f"- {rule}: {', '.join(names)}" for rule, names in results["epoch_rules"].items()]
     if set(results.get("head_starts", {})) - {SAME_WARM_START}:
-        lines += ["", "Head cells by where they started (a head row starts from its seed's bare warm start):"]
+        lines += ["", "Head cells by where they started (a head row starts from its seed's bare warm start; the next run "
+                  "of the benchmark trains again those that did not):"]
         lines += [f"- {start}: {', '.join(names)}" for start, names in results["head_starts"].items()]
     return "\n".join(lines)
 
@@ -224,22 +225,16 @@ def epoch_rules(records: list[dict]) -> dict[str, list[str]]:
 
 
 def head_starts(records: list[dict]) -> dict[str, list[str]]:
-    """The head cells of networks trained here by whether they started from the warm start their seed's bare
-    cell records (digests of the weights), so a table whose bare row was trained again after its head rows,
-    not bit for bit the same (another torch, thread count or host), says which head rows started elsewhere."""
-    warm = {(record["cell"]["network"], record["cell"]["seed"]): record["training"].get("warm_start_weights")
-            for record in records if record["cell"]["method"] == "bare" and record.get("training")}
+    """The head cells of networks trained here by where they started (`protocol.head_start`), so a table whose
+    bare row was trained again after its head rows says which head rows the next run trains again."""
+    bare = {(record["cell"]["network"], record["cell"]["seed"]): record
+            for record in records if record["cell"]["method"] == "bare"}
     starts: dict[str, list[str]] = {}
     for record in records:
         cell = record["cell"]
-        if cell["method"] not in HEAD_ROWS or cell["network"] in PRETRAINED:
-            continue
-        started, bare = record["training"].get("started_from"), warm.get((cell["network"], cell["seed"]))
-        if started is None or bare is None:
-            start = "not recorded (cells older than the record)"
-        else:
-            start = SAME_WARM_START if started == bare else "another warm start than its bare cell's"
-        starts.setdefault(start, []).append(_cell_name(cell))
+        if starts_from_bare(cell["network"], cell["method"]):
+            start = head_start(record, bare.get((cell["network"], cell["seed"])))
+            starts.setdefault(start, []).append(_cell_name(cell))
     return {start: sorted(names) for start, names in sorted(starts.items())}
 
 
