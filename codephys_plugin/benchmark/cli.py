@@ -155,9 +155,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_benchmark(protocol: Protocol, work: Path, out: Path, codebook: Callable[[], Bundle], device: torch.device, *,
                   show: bool = False, weights: Path | None = None, render_workers: int = 1) -> str:
-    """Run every cell not yet in `out` (or stale: `needs_run`), then rewrite the table and figure; returns the table. The codebook is
-    loaded (or pretrained) only after the protocol is checked, and only when a head row is still to run. With
-    `render_workers` above 1 the videos those cells read are written first, in that many processes."""
+    """Run every cell not yet in `out` or stale (`needs_run`), then rewrite the table and figure; returns the
+    table. The codebook is loaded (or pretrained) only after the protocol is checked, and only when a head row is
+    still to run. With `render_workers` above 1 the videos those cells read are written first, in that many
+    processes."""
     check_published_weights(protocol, weights)
     check_same_protocol(out, protocol)
     todo = cells_to_run(protocol, out)
