@@ -78,12 +78,27 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     run_benchmark(TOY, work, out, lambda: load_bundle(bundle), device=cells_module.torch.device("cpu"))
     assert trained == ["head", "bare"], "a bare cell whose epoch the earlier rule kept is trained again, not its head"
     assert json.loads(bare_path.read_text())["training"]["epoch_rule"] == EPOCH_RULE
+    rerun = json.loads(bare_path.read_text())
+    kept_bytes = kept.read_bytes()
     kept.unlink()
     (out / "cells" / "physnet__head__seed0.json").unlink()
-    missing = "bare row's warm start .*physnet__bare__seed0.safetensors, which is missing"
-    with pytest.raises(FileNotFoundError, match=missing):
-        run_benchmark(TOY, work, out, lambda: load_bundle(bundle), device=cells_module.torch.device("cpu"))
-    (out / "cells" / "physnet__head__seed0.json").write_text(json.dumps(record))
+    run_benchmark(TOY, work, out, lambda: load_bundle(bundle), device=cells_module.torch.device("cpu"))
+    assert trained == ["head", "bare", "head"], "a lost warm start is replayed, the bare cell not trained again"
+    assert kept.read_bytes() == kept_bytes, "the replay rebuilds the warm start bit for bit"
+    replayed_head = json.loads((out / "cells" / "physnet__head__seed0.json").read_text())
+    assert replayed_head["training"]["started_from"] == rerun["training"]["warm_start_weights"]
+    assert not any((out / "unfinished").iterdir()), "the replay leaves nothing behind"
+    for tampered, error, message in ((dict(warm_start_weights="0" * 16), RuntimeError, "replayed give a warm start "
+                                      f"with digest {rerun['training']['warm_start_weights']}, not the 0000"),
+                                     (dict(warm_start_epoch=None), FileNotFoundError, "records none to replay")):
+        kept.unlink(missing_ok=True)
+        (out / "cells" / "physnet__head__seed0.json").unlink()
+        bare_path.write_text(json.dumps({**rerun, "training": {**rerun["training"], **tampered}}))
+        with pytest.raises(error, match=message):
+            run_benchmark(TOY, work, out, lambda: load_bundle(bundle), device=cells_module.torch.device("cpu"))
+        assert not kept.exists(), "a warm start that is not the recorded one is not kept"
+        (out / "cells" / "physnet__head__seed0.json").write_text(json.dumps(record))
+    bare_path.write_text(json.dumps(rerun))
 
     ran = []
     monkeypatch.setattr("codephys_plugin.benchmark.cli.run_cell", lambda cell, *args: ran.append(cell) or record)

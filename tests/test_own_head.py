@@ -77,6 +77,28 @@ def test_a_bare_run_killed_after_an_epoch_resumes_to_the_same_weights_as_an_unin
     assert (tmp_path / "cut" / "best.safetensors").read_bytes() == (tmp_path / "whole" / "best.safetensors").read_bytes()
 
 
+def test_a_run_stopped_after_its_first_epochs_replays_them_bit_for_bit_on_the_whole_runs_schedule(clips):
+    """How the benchmark rebuilds a lost warm start: the first epochs of a longer run, not a shorter run (PhysNet's
+    one-cycle schedule spans every epoch, so a 2-epoch run would train otherwise)."""
+    train, val = clips
+
+    def run(**settings):
+        torch.manual_seed(0)
+        adapter = adapter_for(PhysNet(frames=STEPS))
+        snapshots = []
+        train_own_head(adapter, train, val, OwnHeadConfig(lr=3e-3, **settings),
+                       on_epoch=lambda summary: snapshots.append({k: v.clone() for k, v in adapter.state_dict().items()}))
+        return snapshots
+
+    whole, replay, shorter = run(epochs=4), run(epochs=4, stop_after=2), run(epochs=2)
+    assert len(replay) == 2 and len(whole) == 4
+    for name, tensor in whole[1].items():
+        assert torch.equal(replay[1][name], tensor), name
+    assert any(not torch.equal(shorter[1][name], tensor) for name, tensor in whole[1].items())
+    with pytest.raises(ValueError, match="invalid own-head training config"):
+        OwnHeadConfig(epochs=4, stop_after=5)
+
+
 def test_a_bare_checkpoint_of_other_settings_is_refused(clips, tmp_path):
     train, val = clips
     config = OwnHeadConfig(epochs=1, checkpoint=tmp_path / "state.pt")

@@ -218,7 +218,7 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
         load_checkpoint(adapter.model, best)
         return _own_head_evaluation(adapter), record
     if not published:
-        load_checkpoint(network, _warm_start(out, cell))
+        load_checkpoint(network, _warm_start(cell, protocol, work, out, device))
     start = weights_digest(network)
     state = training_state_path(out, cell, start)
     head = CodeQueryHead(network, codebook=bundle, ablation=HEAD_ABLATIONS[cell.method],
@@ -252,12 +252,44 @@ def _own_head_evaluation(adapter):
     return lambda clips: (evaluate_own_head(adapter, clips).summary(), {})
 
 
-def _warm_start(out: Path, cell: Cell) -> Path:
+def _warm_start(cell: Cell, protocol: Protocol, work: Path, out: Path, device: torch.device) -> Path:
+    """The warm start a head cell starts from, replayed from its bare cell's record when lost (a new machine)."""
     path = warm_start_path(out, cell)
     if not path.is_file():
-        raise FileNotFoundError(f"{cell.name}: the head starts from the bare row's warm start {path}, which is missing "
-                                "(run the bare cell of this seed again: delete its result file)")
+        _replay_warm_start(Cell(cell.network, "bare", cell.seed), protocol, work, out, device)
     return path
+
+
+def _replay_warm_start(bare: Cell, protocol: Protocol, work: Path, out: Path, device: torch.device) -> None:
+    """Train the bare cell again up to the epoch its record names as its warm start, seeded as it was, and keep
+    the weights only if their digest is the recorded one: a head row must start from the bare row in the table.
+    The caller's random state is left as it was, so the head cell trains as it would have without the replay."""
+    path = result_path(out, bare)
+    training = (json.loads(path.read_text()).get("training") or {}) if path.is_file() else {}
+    epoch, recorded = training.get("warm_start_epoch"), training.get("warm_start_weights")
+    if epoch is None or recorded is None:
+        raise FileNotFoundError(f"{bare.name}: the warm start its head rows start from, {warm_start_path(out, bare)}, "
+                                f"is missing and {path} records none to replay: run the bare cell again (delete "
+                                "its result file)")
+    print(f"  {bare.name}: warm start missing, replaying its first {epoch} epochs", flush=True)
+    scratch = out / "unfinished" / f"{bare.name}__replay"
+    replayed = scratch / "warm_start.safetensors"
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(bare.seed)
+        network = build_network(bare.network, protocol).to(device)
+        epochs, lr = bare_row_budget(bare, protocol)
+        config = OwnHeadConfig(epochs=epochs, lr=lr, seed=bare.seed, warm_start=replayed, stop_after=epoch)
+        train_own_head(adapter_for(network), datasets.clips(work, protocol, bare.network, "train"),
+                       datasets.clips(work, protocol, bare.network, "val"), config)
+    load_checkpoint(network, replayed)
+    digest = weights_digest(network)
+    if digest == recorded:
+        write_atomically(warm_start_path(out, bare), lambda stream: stream.write(replayed.read_bytes()))
+    shutil.rmtree(scratch)
+    if digest != recorded:
+        raise RuntimeError(f"{bare.name}: its first {epoch} epochs replayed give a warm start with digest {digest}, "
+                           f"not the {recorded} that {path} records (this machine does not train it bit for bit "
+                           "the same): run the bare cell again (delete its result file)")
 
 
 class _Sitting:

@@ -53,9 +53,13 @@ class OwnHeadConfig:
     checkpoint: Path | None = None
     """Where the resumable state is written after every epoch (weights, optimiser, schedule, data order)."""
     progress: bool = False
+    stop_after: int | None = None
+    """Train only the run's first epochs, the schedule still spanning `epochs`: replays the start of a run (the
+    benchmark rebuilds a lost warm start so)."""
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or (self.lr is not None and not self.lr > 0):
+        if (self.epochs < 1 or self.batch_size < 1 or (self.lr is not None and not self.lr > 0)
+                or (self.stop_after is not None and not 1 <= self.stop_after <= self.epochs)):
             raise ValueError(f"invalid own-head training config: {self}")
 
 
@@ -132,7 +136,7 @@ def train_own_head(
         saved = restore_training_state(load_checkpoint(resume_from), model=adapter, optimizer=optimizer,
                                        order_rng=order_rng, settings=settings, **schedules)
         history = [OwnHeadEpochSummary(**summary) for summary in saved]
-    for epoch in range(len(history), config.epochs):
+    for epoch in range(len(history), config.stop_after or config.epochs):
         started = time.perf_counter()
         adapter.train()
         batches = epoch_batches(len(train), config.batch_size, DistributedContext(), order_rng)
