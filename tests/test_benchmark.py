@@ -244,6 +244,24 @@ def test_a_table_mixing_codebooks_lists_the_head_cells_by_the_codebook_they_used
     assert "codebook" not in markdown({"table": {}, "conditions": ["clean"], "ratios": {}, "codebooks": {"aa": ["x"]}})
 
 
+def test_a_table_whose_cells_ran_on_several_hosts_lists_the_trained_cells_by_host():
+    from codephys_plugin.benchmark.table import machines, markdown
+
+    def record(method, seed, processor, trained=True):
+        return {"cell": {"network": "physnet" if trained else None, "method": method, "seed": seed}, "device": "cpu",
+                "training": {"epochs": 1} if trained else {}, "versions": {"torch": "2.14.1"},
+                "machine": {"processor": processor, "cpus": 2}}
+
+    ran = machines([record("bare", 0, "Intel Xeon"), record("head", 0, "AMD EPYC"), record("bare", 1, "AMD EPYC"),
+                    record("pos", None, "Intel Xeon", trained=False)])
+    assert ran == {"cpu on AMD EPYC (2 CPUs), torch 2.14.1": ["physnet bare seed 1", "physnet head seed 0"],
+                   "cpu on Intel Xeon (2 CPUs), torch 2.14.1": ["physnet bare seed 0"]}, "untrained rows left out"
+    text = markdown({"table": {}, "conditions": ["clean"], "ratios": {}, "machines": ran})
+    assert "- cpu on Intel Xeon (2 CPUs), torch 2.14.1: physnet bare seed 0" in text
+    one = {"cpu on AMD EPYC (2 CPUs), torch 2.14.1": ["x"]}
+    assert "what ran them" not in markdown({"table": {}, "conditions": ["clean"], "ratios": {}, "machines": one})
+
+
 def test_unknown_rows_are_refused_naming_the_known_ones():
     with pytest.raises(ValueError, match="unknown resnet.*networks deepphys"):
         Protocol(networks=("resnet",))

@@ -154,6 +154,9 @@ def markdown(results: dict) -> str:
         lines += ["", f"Trained cells by the rule that kept their epoch (the current one: {EPOCH_RULE}; the next run "
                   "of the benchmark runs the others again):"]
         lines += [f"- {rule}: {', '.join(names)}" for rule, names in results["epoch_rules"].items()]
+    if len(results.get("machines", {})) > 1:
+        lines += ["", "Trained cells by what ran them:"]
+        lines += [f"- {host}: {', '.join(names)}" for host, names in results["machines"].items()]
     if set(results.get("head_starts", {})) - {SAME_WARM_START}:
         lines += ["", "Head cells by where they started (a head row starts from its seed's bare warm start; the next run "
                   "of the benchmark trains again those that did not):"]
@@ -186,7 +189,7 @@ def summarise(out: Path, protocol_record: dict, conditions: list[str], provenanc
     return {"protocol": protocol_record, "conditions": conditions, "table": table, "ratios": head_ratios(records),
             "diagnostics": diagnostics_summary(records), "codebooks": codebooks(records),
             "epoch_rules": epoch_rules(records), "head_starts": head_starts(records), "times": cell_times(records),
-            **provenance}
+            "machines": machines(records), **provenance}
 
 
 def cell_times(records: list[dict]) -> dict[str, dict[str, float]]:
@@ -236,6 +239,19 @@ def head_starts(records: list[dict]) -> dict[str, list[str]]:
             start = head_start(record, bare.get((cell["network"], cell["seed"])))
             starts.setdefault(start, []).append(_cell_name(cell))
     return {start: sorted(names) for start, names in sorted(starts.items())}
+
+
+def machines(records: list[dict]) -> dict[str, list[str]]:
+    """The trained cells by what ran them (device, processor, torch), so a table whose cells ran on more than one
+    host says which: their minutes differ, and a bare cell trained again elsewhere is not bit for bit the same."""
+    ran: dict[str, list[str]] = {}
+    for record in records:
+        if record.get("training"):
+            host = record.get("machine") or {}
+            label = (f"{record.get('device', '?')} on {host.get('processor', '?')} ({host.get('cpus', '?')} CPUs), "
+                     f"torch {(record.get('versions') or {}).get('torch', '?')}")
+            ran.setdefault(label, []).append(_cell_name(record["cell"]))
+    return {label: sorted(names) for label, names in sorted(ran.items())}
 
 
 def _cell_name(cell: dict) -> str:
