@@ -252,10 +252,13 @@ def test_a_table_whose_cells_ran_on_several_hosts_lists_the_trained_cells_by_hos
                 "training": {"epochs": 1} if trained else {}, "versions": {"torch": "2.14.1"},
                 "machine": {"processor": processor, "cpus": 2}}
 
+    older = {"cell": {"network": "physnet", "method": "head", "seed": 1}, "training": {"epochs": 1}}
     ran = machines([record("bare", 0, "Intel Xeon"), record("head", 0, "AMD EPYC"), record("bare", 1, "AMD EPYC"),
-                    record("pos", None, "Intel Xeon", trained=False)])
+                    record("pos", None, "Intel Xeon", trained=False), record("bare", 2, ""), older])
     assert ran == {"cpu on AMD EPYC (2 CPUs), torch 2.14.1": ["physnet bare seed 1", "physnet head seed 0"],
-                   "cpu on Intel Xeon (2 CPUs), torch 2.14.1": ["physnet bare seed 0"]}, "untrained rows left out"
+                   "cpu on Intel Xeon (2 CPUs), torch 2.14.1": ["physnet bare seed 0"],
+                   "cpu on an unnamed processor (2 CPUs), torch 2.14.1": ["physnet bare seed 2"],
+                   "not recorded": ["physnet head seed 1"]}, "untrained rows left out"
     text = markdown({"table": {}, "conditions": ["clean"], "ratios": {}, "machines": ran})
     assert "- cpu on Intel Xeon (2 CPUs), torch 2.14.1: physnet bare seed 0" in text
     one = {"cpu on AMD EPYC (2 CPUs), torch 2.14.1": ["x"]}

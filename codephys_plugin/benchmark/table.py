@@ -247,11 +247,16 @@ def machines(records: list[dict]) -> dict[str, list[str]]:
     ran: dict[str, list[str]] = {}
     for record in records:
         if record.get("training"):
-            host = record.get("machine") or {}
-            label = (f"{record.get('device', '?')} on {host.get('processor', '?')} ({host.get('cpus', '?')} CPUs), "
-                     f"torch {(record.get('versions') or {}).get('torch', '?')}")
-            ran.setdefault(label, []).append(_cell_name(record["cell"]))
+            ran.setdefault(_host(record), []).append(_cell_name(record["cell"]))
     return {label: sorted(names) for label, names in sorted(ran.items())}
+
+
+def _host(record: dict) -> str:
+    """What ran a cell, as its record says ("not recorded" for cells older than the record)."""
+    if not (host := record.get("machine")):
+        return "not recorded"
+    return (f"{record['device']} on {host['processor'] or 'an unnamed processor'} ({host['cpus']} CPUs), "
+            f"torch {record['versions']['torch']}")
 
 
 def _cell_name(cell: dict) -> str:
