@@ -204,10 +204,9 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
     best = weights_path(out, cell)
     if cell.method in BARE_ROWS:
         adapter = adapter_for(network)
-        epochs, lr = bare_row_budget(cell, protocol)
         state = training_state_path(out, cell, weights_digest(network))
         warm_start = unfinished_folder(out, cell) / "warm_start.safetensors" if cell.method == "bare" else None
-        config = OwnHeadConfig(epochs=epochs, lr=lr, seed=cell.seed, best=best, warm_start=warm_start, checkpoint=state)
+        config = _bare_run_config(cell, protocol, best=best, warm_start=warm_start, checkpoint=state)
         sitting = _Sitting(cell)
         history = train_own_head(adapter, train, val, config, resume_from=state, on_epoch=sitting.epoch_done)
         record = _training_record(history, sitting.epochs)
@@ -247,6 +246,12 @@ def bare_row_budget(cell: Cell, protocol: Protocol) -> tuple[int, float | None]:
     return protocol.bare_epochs + (protocol.head_epochs if cell.method == "bare_long" else 0), None
 
 
+def _bare_run_config(cell: Cell, protocol: Protocol, **settings) -> OwnHeadConfig:
+    """A bare row's run: its budget and seed, the one recipe its cell and a replay of its warm start both train."""
+    epochs, lr = bare_row_budget(cell, protocol)
+    return OwnHeadConfig(epochs=epochs, lr=lr, seed=cell.seed, **settings)
+
+
 def _own_head_evaluation(adapter):
     """The bare network's per-video metrics on clips (it has no code diagnostics)."""
     return lambda clips: (evaluate_own_head(adapter, clips).summary(), {})
@@ -277,19 +282,17 @@ def _replay_warm_start(bare: Cell, protocol: Protocol, work: Path, out: Path, de
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(bare.seed)
         network = build_network(bare.network, protocol).to(device)
-        epochs, lr = bare_row_budget(bare, protocol)
-        config = OwnHeadConfig(epochs=epochs, lr=lr, seed=bare.seed, warm_start=replayed, stop_after=epoch)
         train_own_head(adapter_for(network), datasets.clips(work, protocol, bare.network, "train"),
-                       datasets.clips(work, protocol, bare.network, "val"), config)
+                       datasets.clips(work, protocol, bare.network, "val"),
+                       _bare_run_config(bare, protocol, warm_start=replayed, stop_after=epoch))
     load_checkpoint(network, replayed)
-    digest = weights_digest(network)
-    if digest == recorded:
-        write_atomically(warm_start_path(out, bare), lambda stream: stream.write(replayed.read_bytes()))
+    weights = replayed.read_bytes()
     shutil.rmtree(scratch)
-    if digest != recorded:
+    if (digest := weights_digest(network)) != recorded:
         raise RuntimeError(f"{bare.name}: its first {epoch} epochs replayed give a warm start with digest {digest}, "
                            f"not the {recorded} that {path} records (this machine does not train it bit for bit "
                            "the same): run the bare cell again (delete its result file)")
+    write_atomically(warm_start_path(out, bare), lambda stream: stream.write(weights))
 
 
 class _Sitting:
