@@ -186,7 +186,7 @@ def test_the_table_gives_mean_and_spread_over_seeds_and_the_head_over_bare_ratio
     text = markdown({"table": table, "conditions": ["clean", "noise@1"], "ratios": ratios})
     assert "| physnet bare | 2.00 ± 1.41 | 12.00 ± 2.83 | 12.00 |" in text
     assert "| physnet head | 0.50 | 1.00 | – |" in text
-    assert "| physnet bare | 2.00 ± 1.41 | 12.00 | 12.00 |" in text, "the per-severity summary"
+    assert "| physnet bare | 2 | 2.00 ± 1.41 | 12.00 | 12.00 |" in text, "the per-severity summary, with its seeds"
     with_long = [*records, record("bare_long", 0, 1.0, 8.0), record("bare_long", 1, 1.0, 4.0)]
     assert head_ratios(with_long)["physnet head"]["degraded_vs_long"] == pytest.approx(1.0)
     one_seed = head_ratios([*with_long, record("head_noquant", 1, 3.0, 7.0), record("head_no_sam", 2, 1.0, 1.0)])
@@ -244,7 +244,7 @@ def test_a_table_mixing_codebooks_lists_the_head_cells_by_the_codebook_they_used
     assert "codebook" not in markdown({"table": {}, "conditions": ["clean"], "ratios": {}, "codebooks": {"aa": ["x"]}})
 
 
-def test_a_table_whose_cells_ran_on_several_hosts_lists_the_trained_cells_by_host():
+def test_a_table_lists_the_trained_cells_by_the_host_that_ran_them():
     from codephys_plugin.benchmark.table import machines, markdown
 
     def record(method, seed, processor, trained=True):
@@ -261,8 +261,10 @@ def test_a_table_whose_cells_ran_on_several_hosts_lists_the_trained_cells_by_hos
                    "not recorded": ["physnet head seed 1"]}, "untrained rows left out"
     text = markdown({"table": {}, "conditions": ["clean"], "ratios": {}, "machines": ran})
     assert "- cpu on Intel Xeon (2 CPUs), torch 2.14.1: physnet bare seed 0" in text
-    one = {"cpu on AMD EPYC (2 CPUs), torch 2.14.1": ["x"]}
-    assert "what ran them" not in markdown({"table": {}, "conditions": ["clean"], "ratios": {}, "machines": one})
+    one = {"cuda on AMD EPYC (16 CPUs), torch 2.14.1": ["x"]}
+    assert "- cuda on AMD EPYC (16 CPUs), torch 2.14.1: x" in \
+        markdown({"table": {}, "conditions": ["clean"], "ratios": {}, "machines": one}), "one host is named too"
+    assert "what ran them" not in markdown({"table": {}, "conditions": ["clean"], "ratios": {}, "machines": {}})
 
 
 def test_unknown_rows_are_refused_naming_the_known_ones():

@@ -4,6 +4,7 @@ videos, budgets and per-video evaluation; results under --out, resumable cell by
     codephys-benchmark --work /tmp/bench --out benchmarks/cpu                    # the CPU protocol
     codephys-benchmark --work /tmp/bench --out benchmarks/full --preset full --device cuda --render-workers 12
     codephys-benchmark --out benchmarks/cpu --table                              # table and figure from the JSON
+    codephys-benchmark --readme README.md                                        # the README's tables from the JSON
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from codephys_plugin.benchmark.cells import Cell, cells, cells_to_run, needs_run
 from codephys_plugin.benchmark.datasets import RAW
 from codephys_plugin.benchmark.plots import network_figures
 from codephys_plugin.benchmark.protocol import HEAD_ROWS, METHODS, NETWORKS, PRETRAINED, Protocol
+from codephys_plugin.benchmark.readme import write_readme
 from codephys_plugin.benchmark.rendering import folder_jobs, render_folders
 from codephys_plugin.benchmark.table import markdown, summarise, write_results
 from codephys_plugin.bundle import Bundle, load_bundle
@@ -54,7 +56,10 @@ PROTOCOL_FILE = "protocol.json"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codephys-benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, required=True, help="results folder (cells/, results.json, table.md, one PNG per network)")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", type=Path, help="results folder (cells/, results.json, table.md, one PNG per network)")
+    target.add_argument("--readme", type=Path, help="only rewrite this Markdown file's benchmark tables (between "
+                        "'<!-- benchmark FOLDER PART: ROWS -->' and '<!-- /benchmark -->') from the folders' JSON")
     parser.add_argument("--work", type=Path, help="folder for the videos, codebook and weights (required to run)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="sizes and budgets (default: cpu)")
     parser.add_argument("--networks", nargs="+", choices=NETWORKS, help="(default: physnet)")
@@ -137,6 +142,8 @@ def write_outputs(out: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.readme is not None:
+        return rewrite_readme(parser, args.readme)
     if args.table:
         if not (args.out / PROTOCOL_FILE).is_file():
             parser.error(f"--table: {args.out} holds no benchmark ({PROTOCOL_FILE} missing)")
@@ -150,6 +157,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(run_benchmark(protocol, args.work, args.out, lambda: codebook_for(args, protocol), torch.device(args.device),
                         show=not args.no_progress, weights=args.weights, render_workers=args.render_workers))
+    return 0
+
+
+def rewrite_readme(parser: argparse.ArgumentParser, path: Path) -> int:
+    if not path.is_file():
+        parser.error(f"--readme: {path} is not a file")
+    try:
+        changed = write_readme(path)
+    except ValueError as error:
+        parser.error(f"--readme: {error}")
+    print(f"{path}: {'tables rewritten from the JSON' if changed else 'tables already match the JSON'}")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,25 +52,39 @@ def degraded_mean(row: dict[str, dict[str, float]], severity: float | None = Non
 
 def head_ratios(records: list[dict]) -> dict[str, dict[str, float]]:
     """Per head row: its degraded-mean and clean MAE over its network's bare row's (< 1: the head is better),
-    and its degraded mean over the matched-budget bare row's where that was run. Both sides are averaged
-    over the head row's seeds only (a seedless bare row, a published network, serves every seed); a head row
-    with a seed its bare row lacks gets no ratio."""
+    and its degraded mean over the matched-budget bare row's where that was run (`paired_rows`)."""
+    ratios = {}
+    for row, pair in paired_rows(records).items():
+        ratios[row] = {"degraded": _ratio(degraded_mean(pair.head), degraded_mean(pair.bare)),
+                       "clean": _ratio(pair.head[CLEAN]["mean"], pair.bare[CLEAN]["mean"])}
+        if pair.bare_long is not None:
+            ratios[row]["degraded_vs_long"] = _ratio(degraded_mean(pair.head), degraded_mean(pair.bare_long))
+    return ratios
+
+
+@dataclass(frozen=True)
+class PairedRow:
+    """A head row and its network's bare rows, each as condition -> {"mean", "spread", "seeds"} over the head row's
+    seeds only (a seedless bare row, a published network, serves every seed)."""
+
+    head: dict[str, dict[str, float]]
+    bare: dict[str, dict[str, float]]
+    bare_long: dict[str, dict[str, float]] | None
+
+
+def paired_rows(records: list[dict]) -> dict[str, PairedRow]:
+    """Every head row whose bare row has all its seeds, paired with it (and with bare_long where that has them):
+    a head row with a seed its bare row lacks is left out."""
     by_row: dict[str, dict[int | None, dict]] = {}
     for record in records:
         by_row.setdefault(row_name(record["cell"]), {})[record["cell"]["seed"]] = record
-    ratios = {}
+    pairs = {}
     for row, cells in by_row.items():
         network, _, method = row.partition(" ")
         bare = _over_seeds(by_row.get(f"{network} bare"), cells)
-        if method not in HEAD_ROWS or bare is None:
-            continue
-        head = _over_seeds(cells, cells)
-        ratios[row] = {"degraded": _ratio(degraded_mean(head), degraded_mean(bare)),
-                       "clean": _ratio(head[CLEAN]["mean"], bare[CLEAN]["mean"])}
-        long = _over_seeds(by_row.get(f"{network} bare_long"), cells)
-        if long is not None:
-            ratios[row]["degraded_vs_long"] = _ratio(degraded_mean(head), degraded_mean(long))
-    return ratios
+        if method in HEAD_ROWS and bare is not None:
+            pairs[row] = PairedRow(_over_seeds(cells, cells), bare, _over_seeds(by_row.get(f"{network} bare_long"), cells))
+    return pairs
 
 
 def _over_seeds(reference: dict[int | None, dict] | None, seeds: dict) -> dict | None:
@@ -118,29 +133,11 @@ def diagnostics_summary(records: list[dict]) -> dict[str, dict[str, dict[str, fl
 def markdown(results: dict) -> str:
     """The Markdown table of `results` (what `write_results` saved): rows × conditions, then the ratios."""
     table, conditions = results["table"], results["conditions"]
-    lines = ["| method | " + " | ".join(conditions) + " | degraded mean |",
-             "|---|" + "---:|" * (len(conditions) + 1)]
-    for row, entries in table.items():
-        cells = [_figure(entries.get(condition)) for condition in conditions]
-        lines.append(f"| {row} | " + " | ".join(cells) + f" | {degraded_mean(entries):.2f} |")
-    severities = sorted({parsed[1] for parsed in map(parse_condition, conditions) if parsed is not None})
-    lines += ["", "| method | clean | " + " | ".join(f"mean at severity {value:g}" for value in severities)
-              + " | degraded mean |", "|---|" + "---:|" * (len(severities) + 2)]
-    for row, entries in table.items():
-        at = [degraded_mean(entries, value) for value in severities]
-        lines.append(f"| {row} | {_figure(entries.get(CLEAN))} | " + " | ".join(f"{value:.2f}" for value in at)
-                     + f" | {degraded_mean(entries):.2f} |")
+    lines = [*condition_lines(table, conditions), "", *severity_lines(table, conditions)]
     if results["ratios"]:
-        lines += ["", "| head row | degraded MAE / bare | clean MAE / bare | degraded MAE / bare_long |",
-                  "|---|---:|---:|---:|"]
-        lines += [f"| {row} | {ratio['degraded']:.2f} | {ratio['clean']:.2f} | "
-                  f"{_figure_or_dash(ratio.get('degraded_vs_long'))} |" for row, ratio in results["ratios"].items()]
+        lines += ["", *ratio_lines(results["ratios"])]
     if results.get("diagnostics"):
-        lines += ["", "| head row (clean / degraded mean) | code accuracy | predicted perplexity | label perplexity "
-                  "| oracle MAE | continuous-query MAE |", "|---|---:|---:|---:|---:|---:|"]
-        for row, figures in results["diagnostics"].items():
-            lines.append(f"| {row} | " + " | ".join(f"{figures[name]['clean']:.3g} / {figures[name]['degraded']:.3g}"
-                                                    if name in figures else "–" for name in DIAGNOSED) + " |")
+        lines += ["", *diagnostic_lines(results["diagnostics"])]
     if results.get("times"):
         lines += ["", "| row | cells | minutes a cell (mean) | hours in all |", "|---|---:|---:|---:|"]
         lines += [f"| {row} | {time['cells']}{_tested_only(time)} | {time['minutes_per_cell']:.1f} | {time['hours']:.2f} |"
@@ -154,7 +151,7 @@ def markdown(results: dict) -> str:
         lines += ["", f"Trained cells by the rule that kept their epoch (the current one: {EPOCH_RULE}; the next run "
                   "of the benchmark runs the others again):"]
         lines += [f"- {rule}: {', '.join(names)}" for rule, names in results["epoch_rules"].items()]
-    if len(results.get("machines", {})) > 1:
+    if results.get("machines"):
         lines += ["", "Trained cells by what ran them:"]
         lines += [f"- {host}: {', '.join(names)}" for host, names in results["machines"].items()]
     if set(results.get("head_starts", {})) - {SAME_WARM_START}:
@@ -164,6 +161,43 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def condition_lines(table: dict, conditions: list[str]) -> list[str]:
+    """Rows × every condition, mean ± spread over seeds, and the degraded mean."""
+    lines = ["| method | " + " | ".join(conditions) + " | degraded mean |", "|---|" + "---:|" * (len(conditions) + 1)]
+    for row, entries in table.items():
+        cells = [_figure(entries.get(condition)) for condition in conditions]
+        lines.append(f"| {row} | " + " | ".join(cells) + f" | {degraded_mean(entries):.2f} |")
+    return lines
+
+
+def severity_lines(table: dict, conditions: list[str]) -> list[str]:
+    """Rows × their seeds, clean, the degraded mean at each severity, and the degraded mean."""
+    severities = sorted({parsed[1] for parsed in map(parse_condition, conditions) if parsed is not None})
+    lines = ["| method | seeds | clean | " + " | ".join(f"mean at severity {value:g}" for value in severities)
+             + " | degraded mean |", "|---|" + "---:|" * (len(severities) + 3)]
+    for row, entries in table.items():
+        at = [degraded_mean(entries, value) for value in severities]
+        seeds = max(entry["seeds"] for entry in entries.values())
+        lines.append(f"| {row} | {seeds} | {_figure(entries.get(CLEAN))} | " + " | ".join(f"{value:.2f}" for value in at)
+                     + f" | {degraded_mean(entries):.2f} |")
+    return lines
+
+
+def ratio_lines(ratios: dict) -> list[str]:
+    lines = ["| head row | degraded MAE / bare | clean MAE / bare | degraded MAE / bare_long |", "|---|---:|---:|---:|"]
+    return lines + [f"| {row} | {ratio['degraded']:.2f} | {ratio['clean']:.2f} | "
+                    f"{figure_or_dash(ratio.get('degraded_vs_long'))} |" for row, ratio in ratios.items()]
+
+
+def diagnostic_lines(diagnostics: dict) -> list[str]:
+    lines = ["| head row (clean / degraded mean) | code accuracy | predicted perplexity | label perplexity "
+             "| oracle MAE | continuous-query MAE |", "|---|---:|---:|---:|---:|---:|"]
+    for row, figures in diagnostics.items():
+        lines.append(f"| {row} | " + " | ".join(f"{figures[name]['clean']:.3g} / {figures[name]['degraded']:.3g}"
+                                                if name in figures else "–" for name in DIAGNOSED) + " |")
+    return lines
+
+
 def _tested_only(time: dict) -> str:
     """Cells tested from weights a killed run had kept (cells recorded before 2026-12-04): their training time is
     not in their seconds."""
@@ -171,7 +205,7 @@ def _tested_only(time: dict) -> str:
     return f" ({count} tested from kept weights: training not counted)" if count else ""
 
 
-def _figure_or_dash(value: float | None) -> str:
+def figure_or_dash(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
