@@ -22,7 +22,8 @@ from typing import Callable
 from codephys_plugin.benchmark.protocol import CLEAN
 from codephys_plugin.benchmark.table import (RESULTS_FILE, aggregate, condition_lines, degraded_mean,
                                              diagnostic_lines, diagnostics_summary, figure_or_dash, head_ratios,
-                                             load_cells, paired_rows, ratio_lines, row_name, severity_lines)
+                                             load_cells, pair_ratios, paired_rows, ratio_lines, row_name,
+                                             severity_lines)
 
 GOAL_DEGRADED = 0.8
 """The issue's goal: the head lowers the degraded mean HR MAE by at least 20 % without a worse clean MAE."""
@@ -64,16 +65,28 @@ def select(rows: list[str], selectors: tuple[str, ...]) -> list[str]:
     return chosen
 
 
-def render(block: Block) -> list[str]:
-    """The block's table lines from its folder's JSON."""
-    if not (block.folder / RESULTS_FILE).is_file():
-        raise FileNotFoundError(f"{block.folder / RESULTS_FILE}: no benchmark results there")
-    return PARTS[block.part](block)
+@dataclass(frozen=True)
+class Results:
+    """A results folder read once: its cells, and its conditions in the table's order."""
+
+    records: list[dict]
+    conditions: list[str]
+
+
+def read_results(folder: Path) -> Results:
+    if not (folder / RESULTS_FILE).is_file():
+        raise FileNotFoundError(f"{folder / RESULTS_FILE}: no benchmark results there")
+    return Results(load_cells(folder), json.loads((folder / RESULTS_FILE).read_text())["conditions"])
+
+
+def render(block: Block, results: Results) -> list[str]:
+    """The block's table lines from its folder's results."""
+    return PARTS[block.part](results, block.selectors)
 
 
 def regenerate(text: str, base: Path, source: str = "README") -> str:
     """`text` with every block's table rewritten from the JSON; an error names `source` and the block's line."""
-    pieces, position = [], 0
+    pieces, position, folders = [], 0, {}
     for start in START.finditer(text):
         if start.start() < position:
             continue
@@ -82,7 +95,10 @@ def regenerate(text: str, base: Path, source: str = "README") -> str:
         if end < 0:
             raise ValueError(f"{source}:{line}: a benchmark block without its '{END}'")
         try:
-            lines = render(parse_block(start["spec"], base))
+            block = parse_block(start["spec"], base)
+            if block.folder not in folders:
+                folders[block.folder] = read_results(block.folder)
+            lines = render(block, folders[block.folder])
         except (ValueError, FileNotFoundError) as error:
             raise ValueError(f"{source}:{line}: {error}") from error
         pieces += [text[position:start.end()], "\n".join(lines) + "\n"]
@@ -102,37 +118,33 @@ def write_readme(path: Path) -> bool:
     return True
 
 
-def _conditions_of(block: Block) -> list[str]:
-    return json.loads((block.folder / RESULTS_FILE).read_text())["conditions"]
+def _chosen(mapping: dict, selectors: tuple[str, ...]) -> dict:
+    return {row: mapping[row] for row in select(list(mapping), selectors)}
 
 
-def _chosen(mapping: dict, block: Block) -> dict:
-    return {row: mapping[row] for row in select(list(mapping), block.selectors)}
+def _summary(results: Results, selectors: tuple[str, ...]) -> list[str]:
+    return severity_lines(_chosen(aggregate(results.records), selectors), results.conditions)
 
 
-def _summary(block: Block) -> list[str]:
-    return severity_lines(_chosen(aggregate(load_cells(block.folder)), block), _conditions_of(block))
+def _conditions(results: Results, selectors: tuple[str, ...]) -> list[str]:
+    return condition_lines(_chosen(aggregate(results.records), selectors), results.conditions)
 
 
-def _conditions(block: Block) -> list[str]:
-    return condition_lines(_chosen(aggregate(load_cells(block.folder)), block), _conditions_of(block))
+def _ratios(results: Results, selectors: tuple[str, ...]) -> list[str]:
+    return ratio_lines(_chosen(head_ratios(results.records), selectors))
 
 
-def _ratios(block: Block) -> list[str]:
-    return ratio_lines(_chosen(head_ratios(load_cells(block.folder)), block))
+def _diagnostics(results: Results, selectors: tuple[str, ...]) -> list[str]:
+    return diagnostic_lines(_chosen(diagnostics_summary(results.records), selectors))
 
 
-def _diagnostics(block: Block) -> list[str]:
-    return diagnostic_lines(_chosen(diagnostics_summary(load_cells(block.folder)), block))
-
-
-def _seeds(block: Block) -> list[str]:
+def _seeds(results: Results, selectors: tuple[str, ...]) -> list[str]:
     """Each row's clean and degraded-mean MAE seed by seed: the spread behind a mean."""
     by_row: dict[str, list[dict]] = {}
-    for record in sorted(load_cells(block.folder), key=_seed_order):
+    for record in sorted(results.records, key=_seed_order):
         by_row.setdefault(row_name(record["cell"]), []).append(record)
     lines = ["| row | seeds | clean, per seed | degraded mean, per seed |", "|---|---|---|---|"]
-    for row in select(sorted(by_row), block.selectors):
+    for row in select(sorted(by_row), selectors):
         seeds = ", ".join("–" if (seed := record["cell"]["seed"]) is None else str(seed) for record in by_row[row])
         clean = ", ".join(f"{record['metrics'][CLEAN]['mae']:.2f}" for record in by_row[row])
         degraded = ", ".join(f"{_cell_degraded(record):.2f}" for record in by_row[row])
@@ -148,15 +160,15 @@ def _cell_degraded(record: dict) -> float:
     return degraded_mean({condition: {"mean": metrics["mae"]} for condition, metrics in record["metrics"].items()})
 
 
-def _headline(block: Block) -> list[str]:
+def _headline(results: Results, selectors: tuple[str, ...]) -> list[str]:
     """Per network, its head row against its bare row over the head row's seeds, and the goal's verdict."""
-    records = load_cells(block.folder)
-    pairs, ratios = paired_rows(records), head_ratios(records)
+    pairs = paired_rows(results.records)
     heads = {row.partition(" ")[0]: row for row in pairs if row.endswith(" head")}
     lines = ["| network | seeds | degraded, bare → head | head / bare | clean, bare → head | head / bare_long | goal |",
              "|---|---:|---:|---:|---:|---:|---|"]
-    for network in select(list(heads), block.selectors):
-        pair, ratio = pairs[heads[network]], ratios[heads[network]]
+    for network in select(list(heads), selectors):
+        pair = pairs[heads[network]]
+        ratio = pair_ratios(pair)
         clean_bare, clean_head = pair.bare[CLEAN]["mean"], pair.head[CLEAN]["mean"]
         lines.append(f"| {network} | {pair.head[CLEAN]['seeds']} | {degraded_mean(pair.bare):.2f} → "
                      f"{degraded_mean(pair.head):.2f} | {ratio['degraded']:.2f} | {clean_bare:.2f} → {clean_head:.2f} "
@@ -173,7 +185,7 @@ def verdict(degraded_ratio: float, clean_head: float, clean_bare: float) -> str:
     return "met" if not misses else "not met: " + ", ".join(misses)
 
 
-PARTS: dict[str, Callable[[Block], list[str]]] = {
+PARTS: dict[str, Callable[[Results, tuple[str, ...]], list[str]]] = {
     "headline": _headline, "summary": _summary, "conditions": _conditions, "ratios": _ratios,
     "diagnostics": _diagnostics, "seeds": _seeds}
 """headline: per network, head against bare and the goal; summary: clean, mean per severity, degraded mean;

@@ -53,12 +53,15 @@ def degraded_mean(row: dict[str, dict[str, float]], severity: float | None = Non
 def head_ratios(records: list[dict]) -> dict[str, dict[str, float]]:
     """Per head row: its degraded-mean and clean MAE over its network's bare row's (< 1: the head is better),
     and its degraded mean over the matched-budget bare row's where that was run (`paired_rows`)."""
-    ratios = {}
-    for row, pair in paired_rows(records).items():
-        ratios[row] = {"degraded": _ratio(degraded_mean(pair.head), degraded_mean(pair.bare)),
-                       "clean": _ratio(pair.head[CLEAN]["mean"], pair.bare[CLEAN]["mean"])}
-        if pair.bare_long is not None:
-            ratios[row]["degraded_vs_long"] = _ratio(degraded_mean(pair.head), degraded_mean(pair.bare_long))
+    return {row: pair_ratios(pair) for row, pair in paired_rows(records).items()}
+
+
+def pair_ratios(pair: PairedRow) -> dict[str, float]:
+    """A head row's degraded and clean MAE over its bare row's, and its degraded MAE over bare_long's if run."""
+    ratios = {"degraded": _ratio(degraded_mean(pair.head), degraded_mean(pair.bare)),
+              "clean": _ratio(pair.head[CLEAN]["mean"], pair.bare[CLEAN]["mean"])}
+    if pair.bare_long is not None:
+        ratios["degraded_vs_long"] = _ratio(degraded_mean(pair.head), degraded_mean(pair.bare_long))
     return ratios
 
 
