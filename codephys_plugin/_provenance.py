@@ -1,5 +1,6 @@
 """What a committed result was measured with: package versions and the machine. Training on CPU is not bit for
-bit the same across processors (torch picks its kernels by the instruction set), so the processor is named."""
+bit the same across processors (torch picks its kernels by the instruction set), so the processor is named; a GPU's
+model is named beside it, since its minutes and its kernels are the GPU's."""
 
 from __future__ import annotations
 
@@ -17,7 +18,13 @@ def provenance() -> dict[str, dict[str, object]]:
     return {"versions": {"codephys_plugin": __version__, "torch": torch.__version__, "numpy": np.__version__,
                          "python": sys.version.split()[0]},
             "machine": {"platform": platform.platform(), "processor": processor_name(),
-                        "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpus": torch.get_num_threads()}}
+                        "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpus": torch.get_num_threads(),
+                        "gpu": gpu_name()}}
+
+
+def gpu_name() -> str | None:
+    """The current CUDA device's model, or None where torch sees no GPU."""
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else None
 
 
 def processor_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:

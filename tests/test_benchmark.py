@@ -247,15 +247,17 @@ def test_a_table_mixing_codebooks_lists_the_head_cells_by_the_codebook_they_used
 def test_a_table_lists_the_trained_cells_by_the_host_that_ran_them():
     from codephys_plugin.benchmark.table import machines, markdown
 
-    def record(method, seed, processor, trained=True):
-        return {"cell": {"network": "physnet" if trained else None, "method": method, "seed": seed}, "device": "cpu",
+    def record(method, seed, processor, trained=True, device="cpu", gpu=None):
+        return {"cell": {"network": "physnet" if trained else None, "method": method, "seed": seed}, "device": device,
                 "training": {"epochs": 1} if trained else {}, "versions": {"torch": "2.14.1"},
-                "machine": {"processor": processor, "cpus": 2}}
+                "machine": {"processor": processor, "cpus": 2, "gpu": gpu}}
 
     older = {"cell": {"network": "physnet", "method": "head", "seed": 1}, "training": {"epochs": 1}}
     ran = machines([record("bare", 0, "Intel Xeon"), record("head", 0, "AMD EPYC"), record("bare", 1, "AMD EPYC"),
-                    record("pos", None, "Intel Xeon", trained=False), record("bare", 2, ""), older])
+                    record("pos", None, "Intel Xeon", trained=False), record("bare", 2, ""), older,
+                    record("head", 2, "AMD EPYC", device="cuda:0", gpu="NVIDIA H200")])
     assert ran == {"cpu on AMD EPYC (2 CPUs), torch 2.14.1": ["physnet bare seed 1", "physnet head seed 0"],
+                   "cuda:0 (NVIDIA H200) on AMD EPYC (2 CPUs), torch 2.14.1": ["physnet head seed 2"],
                    "cpu on Intel Xeon (2 CPUs), torch 2.14.1": ["physnet bare seed 0"],
                    "cpu on an unnamed processor (2 CPUs), torch 2.14.1": ["physnet bare seed 2"],
                    "not recorded": ["physnet head seed 1"]}, "untrained rows left out"

@@ -20,3 +20,11 @@ def test_provenance_records_the_instruction_set_torch_runs_its_cpu_kernels_with(
     machine = provenance()["machine"]
     assert machine["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert machine["cpus"] == torch.get_num_threads() and isinstance(machine["processor"], str)
+
+
+def test_provenance_names_the_gpu_only_where_torch_sees_one(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert provenance()["machine"]["gpu"] is None
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
+    assert provenance()["machine"]["gpu"] == "NVIDIA H200"

@@ -292,7 +292,8 @@ def _host(record: dict) -> str:
     """What ran a cell, as its record says ("not recorded" for cells older than the record)."""
     if not (host := record.get("machine")):
         return "not recorded"
-    return (f"{record['device']} on {host['processor'] or 'an unnamed processor'} ({host['cpus']} CPUs), "
+    device = f"{record['device']} ({host['gpu']})" if host.get("gpu") else record["device"]
+    return (f"{device} on {host['processor'] or 'an unnamed processor'} ({host['cpus']} CPUs), "
             f"torch {record['versions']['torch']}")
 
 
