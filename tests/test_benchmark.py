@@ -255,12 +255,14 @@ def test_a_table_lists_the_trained_cells_by_the_host_that_ran_them():
     older = {"cell": {"network": "physnet", "method": "head", "seed": 1}, "training": {"epochs": 1}}
     ran = machines([record("bare", 0, "Intel Xeon"), record("head", 0, "AMD EPYC"), record("bare", 1, "AMD EPYC"),
                     record("pos", None, "Intel Xeon", trained=False), record("bare", 2, ""), older,
-                    record("head", 2, "AMD EPYC", device="cuda:0", gpu="NVIDIA H200")])
-    assert ran == {"cpu on AMD EPYC (2 CPUs), torch 2.14.1": ["physnet bare seed 1", "physnet head seed 0"],
+                    record("head", 2, "AMD EPYC", device="cuda:0", gpu="NVIDIA H200"),
+                    record("head_noquant", 2, "AMD EPYC", device="cpu", gpu="NVIDIA H200")])
+    assert ran == {"cpu on AMD EPYC (2 CPUs), torch 2.14.1": ["physnet bare seed 1", "physnet head seed 0",
+                                                              "physnet head_noquant seed 2"],
                    "cuda:0 (NVIDIA H200) on AMD EPYC (2 CPUs), torch 2.14.1": ["physnet head seed 2"],
                    "cpu on Intel Xeon (2 CPUs), torch 2.14.1": ["physnet bare seed 0"],
                    "cpu on an unnamed processor (2 CPUs), torch 2.14.1": ["physnet bare seed 2"],
-                   "not recorded": ["physnet head seed 1"]}, "untrained rows left out"
+                   "not recorded": ["physnet head seed 1"]}, "untrained rows left out; a GPU named only for a cuda cell"
     text = markdown({"table": {}, "conditions": ["clean"], "ratios": {}, "machines": ran})
     assert "- cpu on Intel Xeon (2 CPUs), torch 2.14.1: physnet bare seed 0" in text
     one = {"cuda on AMD EPYC (16 CPUs), torch 2.14.1": ["x"]}

@@ -292,7 +292,8 @@ def _host(record: dict) -> str:
     """What ran a cell, as its record says ("not recorded" for cells older than the record)."""
     if not (host := record.get("machine")):
         return "not recorded"
-    device = f"{record['device']} ({host['gpu']})" if host.get("gpu") else record["device"]
+    on_gpu = host.get("gpu") and record["device"].startswith("cuda")
+    device = f"{record['device']} ({host['gpu']})" if on_gpu else record["device"]
     return (f"{device} on {host['processor'] or 'an unnamed processor'} ({host['cpus']} CPUs), "
             f"torch {record['versions']['torch']}")
 
