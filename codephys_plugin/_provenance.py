@@ -14,17 +14,21 @@ import torch
 from codephys_plugin._version import __version__
 
 
-def provenance() -> dict[str, dict[str, object]]:
+def provenance(device: torch.device | str | None = None) -> dict[str, dict[str, object]]:
+    """Versions and machine; `device` is the one the result ran on, so a GPU host names the GPU that ran it."""
     return {"versions": {"codephys_plugin": __version__, "torch": torch.__version__, "numpy": np.__version__,
                          "python": sys.version.split()[0]},
             "machine": {"platform": platform.platform(), "processor": processor_name(),
                         "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpus": torch.get_num_threads(),
-                        "gpu": gpu_name()}}
+                        "gpu": gpu_name(device)}}
 
 
-def gpu_name() -> str | None:
-    """The current CUDA device's model, or None where torch sees no GPU."""
-    return torch.cuda.get_device_name() if torch.cuda.is_available() else None
+def gpu_name(device: torch.device | str | None = None) -> str | None:
+    """The model of `device` when it is a CUDA device, else of the current one; None where torch sees no GPU."""
+    if not torch.cuda.is_available():
+        return None
+    device = torch.device(device) if device is not None else None
+    return torch.cuda.get_device_name(device if device is not None and device.type == "cuda" else None)
 
 
 def processor_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:

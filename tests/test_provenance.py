@@ -28,3 +28,13 @@ def test_provenance_names_the_gpu_only_where_torch_sees_one(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
     assert provenance()["machine"]["gpu"] == "NVIDIA H200"
+
+
+def test_provenance_names_the_gpu_a_result_ran_on_not_only_the_current_one(monkeypatch):
+    models = {None: "NVIDIA H100", 1: "NVIDIA H200"}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name",
+                        lambda device=None: models[None if device is None else torch.device(device).index])
+    assert provenance("cuda:1")["machine"]["gpu"] == "NVIDIA H200"
+    assert provenance(torch.device("cpu"))["machine"]["gpu"] == "NVIDIA H100"
+    assert provenance()["machine"]["gpu"] == "NVIDIA H100"

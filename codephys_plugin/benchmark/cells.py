@@ -118,7 +118,7 @@ def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bund
     seconds = time.perf_counter() - started + training.get("earlier_sittings_seconds", 0.0)
     record = {"cell": cell.__dict__, "metrics": metrics, "diagnostics": diagnostics, "training": training,
               "codebook": _codebook_digest(cell, bundle), "seconds": round(seconds, 1),
-              "device": str(device), **provenance()}
+              "device": str(device), **provenance(device)}
     write_atomically(result_path(out, cell), lambda stream: stream.write(strict_json(record, indent=1).encode()))
     shutil.rmtree(unfinished_folder(out, cell), ignore_errors=True)
     return record
