@@ -27,8 +27,8 @@ def gpu_name(device: torch.device | str | None = None) -> str | None:
     """The model of `device` when it is a CUDA device, else of the current one; None where torch sees no GPU."""
     if not torch.cuda.is_available():
         return None
-    device = torch.device(device) if device is not None else None
-    return torch.cuda.get_device_name(device if device is not None and device.type == "cuda" else None)
+    on_cuda = device is not None and torch.device(device).type == "cuda"
+    return torch.cuda.get_device_name(device if on_cuda else None)
 
 
 def processor_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
