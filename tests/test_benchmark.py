@@ -159,6 +159,66 @@ def test_cells_killed_after_an_epoch_resume_at_the_next_one_on_a_wiped_work_fold
     assert not any((out / "unfinished").iterdir())
 
 
+def test_the_warm_start_row_tests_the_weights_the_head_rows_start_from_with_the_networks_own_head(tmp_path):
+    """The control that tells the head's gain from the bare row's epoch choice: nothing trained, its bare cell's
+    warm start read by the network's own head, and run again when that warm start changes."""
+    from codephys_plugin._json import strict_json
+    from codephys_plugin.benchmark import datasets
+    from codephys_plugin.benchmark.cells import Cell, cells_to_run, result_path
+    from codephys_plugin.benchmark.protocol import CLEAN, WARM_START_ROW
+    from codephys_plugin.benchmark.table import epoch_rules
+    from codephys_plugin.training.own_head import evaluate_own_head
+
+    protocol = dataclasses.replace(TOY, methods=(WARM_START_ROW, "bare"), bare_epochs=2)
+    out, work = tmp_path / "out", tmp_path / "work"
+    run_benchmark(protocol, work, out, lambda: pytest.fail("no head row: no codebook"), device=torch.device("cpu"))
+    bare = json.loads(result_path(out, Cell("physnet", "bare", 0)).read_text())
+    warm = json.loads(result_path(out, Cell("physnet", WARM_START_ROW, 0)).read_text())
+    assert warm["training"] == {"started_from": bare["training"]["warm_start_weights"]}
+    network = cells_module.build_network("physnet", protocol)
+    cells_module.load_checkpoint(network, out / "weights" / "physnet__bare__seed0.safetensors")
+    adapter = cells_module.adapter_for(network)
+    for condition in (CLEAN, "noise@1"):
+        expected = evaluate_own_head(adapter, datasets.clips(work, protocol, "physnet", "test", condition)).summary()
+        assert warm["metrics"][condition] == json.loads(strict_json(expected)), condition
+    assert epoch_rules([bare, warm]) == {EPOCH_RULE: ["physnet bare seed 0"]}, "the row keeps no epoch of its own"
+    assert cells_to_run(protocol, out) == []
+    bare["training"]["warm_start_weights"] = "0" * 16
+    result_path(out, Cell("physnet", "bare", 0)).write_text(json.dumps(bare))
+    assert cells_to_run(protocol, out) == [Cell("physnet", WARM_START_ROW, 0)], "another warm start: tested again"
+
+
+def test_the_warm_start_row_follows_its_bare_row_and_a_published_network_has_none():
+    from codephys_plugin.benchmark.cells import cells
+    from codephys_plugin.benchmark.protocol import WARM_START_ROW
+
+    protocol = dataclasses.replace(TOY, networks=("physnet", "physnet_pure"), methods=(WARM_START_ROW, "head"))
+    assert [cell.name for cell in cells(protocol)] == [
+        "physnet__bare__seed0", f"physnet__{WARM_START_ROW}__seed0", "physnet__head__seed0", "physnet_pure__bare",
+        "physnet_pure__head__seed0"]
+
+
+def test_each_head_row_is_also_compared_with_the_warm_start_it_trained_from():
+    from codephys_plugin.benchmark.protocol import WARM_START_ROW
+    from codephys_plugin.benchmark.readme import Results, _headline
+    from codephys_plugin.benchmark.table import head_ratios, ratio_lines
+
+    def record(method, seed, clean, noisy):
+        return {"cell": {"network": "physnet", "method": method, "seed": seed},
+                "metrics": {"clean": {"mae": clean}, "noise@1": {"mae": noisy}}}
+
+    records = [record("bare", 0, 0.0, 20.0), record(WARM_START_ROW, 0, 0.0, 8.0), record("head", 0, 0.0, 10.0),
+               record("head", 1, 0.0, 10.0), record("bare", 1, 0.0, 20.0)]
+    ratios = head_ratios(records)
+    assert ratios["physnet head"] == {"degraded": pytest.approx(0.5), "clean": 1.0}, "no warm start for seed 1"
+    ratios = head_ratios(records[:3])
+    assert ratios["physnet head"] == {"degraded": pytest.approx(0.5), "clean": 1.0,
+                                      "degraded_vs_warm_start": pytest.approx(1.25)}
+    assert "| physnet head | 0.50 | 1.00 | – | 1.25 |" in ratio_lines(ratios)
+    assert "| physnet | 1 | 20.00 → 10.00 | 0.50 | 0.00 → 0.00 | – | 1.25 | met |" in _headline(
+        Results(records[:3], ["clean", "noise@1"]), ())
+
+
 def test_a_results_folder_refuses_another_protocol_but_may_gain_networks_rows_and_seeds(tmp_path):
     from codephys_plugin.benchmark.cli import check_same_protocol
 

@@ -23,9 +23,9 @@ from codephys_plugin._provenance import provenance
 from codephys_plugin.adapters import adapter_for, load_checkpoint  # importing them registers the networks with timm
 from codephys_plugin.baselines import BASELINES, rgb_trace
 from codephys_plugin.benchmark import datasets
-from codephys_plugin.benchmark.protocol import (BARE_ROWS, CLASSIC, EPOCH_RULE, HEAD_ABLATIONS, HEAD_ROWS,
-                                                OTHER_WARM_START, PRETRAINED, Protocol, architecture, epoch_rule,
-                                                head_start, starts_from_bare)
+from codephys_plugin.benchmark.protocol import (BARE_ROWS, CLASSIC, EPOCH_RULE, FROM_WARM_START, HEAD_ABLATIONS,
+                                                HEAD_ROWS, OTHER_WARM_START, PRETRAINED, WARM_START_ROW, Protocol,
+                                                architecture, epoch_rule, head_start, starts_from_bare)
 from codephys_plugin.bundle import Bundle
 from codephys_plugin.code_query_head import CodeQueryHead
 from codephys_plugin.data.clip_sets import ClipSet
@@ -53,17 +53,18 @@ class Cell:
 
 
 def cells(protocol: Protocol) -> list[Cell]:
-    """Every cell of the protocol, each bare row before the head rows that start from its weights."""
+    """Every cell of the protocol, each bare row before the rows that start from its warm start (a published
+    network has no warm-start row: its bare row is where its head rows start)."""
     found = [Cell(None, method, None) for method in protocol.methods if method in CLASSIC]
-    trained = [method for method in protocol.methods if method not in CLASSIC]
-    if any(method in HEAD_ROWS for method in trained) and "bare" not in trained:
+    trained = [method for method in protocol.methods if method not in (*CLASSIC, "bare")]
+    if "bare" in protocol.methods or any(method in FROM_WARM_START for method in trained):
         trained.insert(0, "bare")
     for network in protocol.networks:
         if network in PRETRAINED and "bare" in trained:
             found.append(Cell(network, "bare", None))
         for seed in protocol.seeds:
             found += [Cell(network, method, seed) for method in trained
-                      if not (network in PRETRAINED and method == "bare")]
+                      if not (network in PRETRAINED and method in ("bare", WARM_START_ROW))]
     return found
 
 
@@ -199,6 +200,9 @@ def _train(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bundle
     published = cell.network in PRETRAINED
     if cell.method == "bare" and published:
         return _own_head_evaluation(adapter_for(network)), {}
+    if cell.method == WARM_START_ROW:
+        load_checkpoint(network, _warm_start(cell, protocol, work, out, device))
+        return _own_head_evaluation(adapter_for(network)), {"started_from": weights_digest(network)}
     train = datasets.clips(work, protocol, cell.network, "train")
     val = datasets.clips(work, protocol, cell.network, "val")
     best = weights_path(out, cell)

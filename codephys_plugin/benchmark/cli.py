@@ -64,8 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="sizes and budgets (default: cpu)")
     parser.add_argument("--networks", nargs="+", choices=NETWORKS, help="(default: physnet)")
     parser.add_argument("--methods", nargs="+", choices=METHODS,
-                        help="rows (default: the classic three, bare, bare_long, head, head_noquant; the Table V ablations "
-                             "head_no_apb, head_no_sfd, head_no_sam, head_no_stage1 on request)")
+                        help="rows (default: the classic three, bare, bare_warm_start, bare_long, head, head_noquant; the "
+                             "Table V ablations head_no_apb, head_no_sfd, head_no_sam, head_no_stage1 on request)")
     parser.add_argument("--degradations", nargs="+", choices=sorted(DEGRADATIONS), help="(default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, help="(default: 0 1 2)")
     parser.add_argument("--codebook", type=Path, help="a Stage I bundle; default: codephys-pretrain's, made once in "

@@ -29,9 +29,16 @@ so a head row's gain cannot be the extra epochs alone). For a PRETRAINED network
 published and bare_long is that checkpoint fine-tuned whole, its own head and loss, for `head_epochs` on the
 lab's training set at `backbone_lr`: the domain-adaptation control, so that its head rows' gain cannot be
 training on the lab's frames alone."""
+WARM_START_ROW = "bare_warm_start"
+"""The bare network at its warm start, the weights its seed's head rows start from, read by its own head: tested,
+nothing trained. Against it a head row's gain is what Stage II added to the network it was given, not where the
+bare row's epoch choice left the bare row (a network whose later epochs are less robust than its warm start makes
+bare the weaker control). Networks trained here only: a published network's bare row is its head rows' start."""
 TRAINED = (*BARE_ROWS, *HEAD_ROWS)
-METHODS = CLASSIC + TRAINED
-MAIN_METHODS = CLASSIC + ("bare", "bare_long", "head", "head_noquant")
+METHODS = CLASSIC + TRAINED + (WARM_START_ROW,)
+FROM_WARM_START = (*HEAD_ROWS, WARM_START_ROW)
+"""The rows that start from their seed's bare warm start, so follow its bare cell."""
+MAIN_METHODS = CLASSIC + ("bare", WARM_START_ROW, "bare_long", "head", "head_noquant")
 """The rows run by default; the other ablations are chosen with `methods` (the paper ablates PhysNet only)."""
 TRAINABLE = ("deepphys", "efficientphys", "physformer", "physnet", "sspd")
 PRETRAINED = {"physnet_pure": "rppg_toolbox/PURE_PhysNet_DiffNormalized.pth",
@@ -149,18 +156,19 @@ def architecture(network: str) -> str:
 
 
 def epoch_rule(record: dict) -> str | None:
-    """The rule that kept a cell's epoch; None for the rows that train nothing. Cells from before the rule was
-    recorded: the bare rows' earlier rule, the head rows' EPOCH_RULE (theirs has not changed)."""
+    """The rule that kept a cell's epoch; None for the rows that train nothing (the warm-start row's epoch is its
+    bare cell's warm start). Cells from before the rule was recorded: the bare rows' earlier rule, the head rows'
+    EPOCH_RULE (theirs has not changed)."""
     training = record.get("training") or {}
-    if not training:
+    if not training or record["cell"]["method"] == WARM_START_ROW:
         return None
     return training.get("epoch_rule") or (EARLIER_BARE_RULE if record["cell"]["method"] in BARE_ROWS else EPOCH_RULE)
 
 
 def starts_from_bare(network: str | None, method: str) -> bool:
     """A head row of a network trained here starts from its seed's bare warm start (a published network's from
-    its checkpoint)."""
-    return method in HEAD_ROWS and network not in PRETRAINED
+    its checkpoint), and the warm-start row tests that start."""
+    return method in FROM_WARM_START and network not in PRETRAINED
 
 
 def head_start(head: dict, bare: dict | None) -> str:

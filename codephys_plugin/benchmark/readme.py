@@ -164,8 +164,8 @@ def _headline(results: Results, selectors: tuple[str, ...]) -> list[str]:
     """Per network, its head row against its bare row over the head row's seeds, and the goal's verdict."""
     pairs = paired_rows(results.records)
     heads = {row.partition(" ")[0]: row for row in pairs if row.endswith(" head")}
-    lines = ["| network | seeds | degraded, bare → head | head / bare | clean, bare → head | head / bare_long | goal |",
-             "|---|---:|---:|---:|---:|---:|---|"]
+    lines = ["| network | seeds | degraded, bare → head | head / bare | clean, bare → head | head / bare_long "
+             "| head / warm start | goal |", "|---|---:|---:|---:|---:|---:|---:|---|"]
     for network in select(list(heads), selectors):
         pair = pairs[heads[network]]
         ratio = pair_ratios(pair)
@@ -173,6 +173,7 @@ def _headline(results: Results, selectors: tuple[str, ...]) -> list[str]:
         lines.append(f"| {network} | {pair.head[CLEAN]['seeds']} | {degraded_mean(pair.bare):.2f} → "
                      f"{degraded_mean(pair.head):.2f} | {ratio['degraded']:.2f} | {clean_bare:.2f} → {clean_head:.2f} "
                      f"| {figure_or_dash(ratio.get('degraded_vs_long'))} "
+                     f"| {figure_or_dash(ratio.get('degraded_vs_warm_start'))} "
                      f"| {verdict(ratio['degraded'], clean_head, clean_bare)} |")
     return lines
 

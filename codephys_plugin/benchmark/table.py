@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from codephys_plugin._json import strict_json
-from codephys_plugin.benchmark.protocol import (CLEAN, EPOCH_RULE, HEAD_ROWS, SAME_WARM_START, epoch_rule, head_start,
-                                                parse_condition, starts_from_bare)
+from codephys_plugin.benchmark.protocol import (CLEAN, EPOCH_RULE, HEAD_ROWS, SAME_WARM_START, WARM_START_ROW,
+                                                epoch_rule, head_start, parse_condition, starts_from_bare)
 
 RESULTS_FILE = "results.json"
 
@@ -52,32 +52,37 @@ def degraded_mean(row: dict[str, dict[str, float]], severity: float | None = Non
 
 def head_ratios(records: list[dict]) -> dict[str, dict[str, float]]:
     """Per head row: its degraded-mean and clean MAE over its network's bare row's (< 1: the head is better),
-    and its degraded mean over the matched-budget bare row's where that was run (`paired_rows`)."""
+    and its degraded mean over the matched-budget bare row's and over the warm start's where those were run
+    (`paired_rows`)."""
     return {row: pair_ratios(pair) for row, pair in paired_rows(records).items()}
 
 
 def pair_ratios(pair: PairedRow) -> dict[str, float]:
-    """A head row's degraded and clean MAE over its bare row's, and its degraded MAE over bare_long's if run."""
+    """A head row's degraded and clean MAE over its bare row's, and its degraded MAE over bare_long's and over its
+    warm start's if run."""
     ratios = {"degraded": _ratio(degraded_mean(pair.head), degraded_mean(pair.bare)),
               "clean": _ratio(pair.head[CLEAN]["mean"], pair.bare[CLEAN]["mean"])}
     if pair.bare_long is not None:
         ratios["degraded_vs_long"] = _ratio(degraded_mean(pair.head), degraded_mean(pair.bare_long))
+    if pair.warm_start is not None:
+        ratios["degraded_vs_warm_start"] = _ratio(degraded_mean(pair.head), degraded_mean(pair.warm_start))
     return ratios
 
 
 @dataclass(frozen=True)
 class PairedRow:
-    """A head row and its network's bare rows, each as condition -> {"mean", "spread", "seeds"} over the head row's
-    seeds only (a seedless bare row, a published network, serves every seed)."""
+    """A head row and its network's bare rows (bare, bare_long, the warm start), each as condition -> {"mean",
+    "spread", "seeds"} over the head row's seeds only (a seedless bare row, a published network, serves every seed)."""
 
     head: dict[str, dict[str, float]]
     bare: dict[str, dict[str, float]]
     bare_long: dict[str, dict[str, float]] | None
+    warm_start: dict[str, dict[str, float]] | None
 
 
 def paired_rows(records: list[dict]) -> dict[str, PairedRow]:
-    """Every head row whose bare row has all its seeds, paired with it (and with bare_long where that has them):
-    a head row with a seed its bare row lacks is left out."""
+    """Every head row whose bare row has all its seeds, paired with it (and with bare_long and the warm start where
+    those have them): a head row with a seed its bare row lacks is left out."""
     by_row: dict[str, dict[int | None, dict]] = {}
     for record in records:
         by_row.setdefault(row_name(record["cell"]), {})[record["cell"]["seed"]] = record
@@ -86,7 +91,8 @@ def paired_rows(records: list[dict]) -> dict[str, PairedRow]:
         network, _, method = row.partition(" ")
         bare = _over_seeds(by_row.get(f"{network} bare"), cells)
         if method in HEAD_ROWS and bare is not None:
-            pairs[row] = PairedRow(_over_seeds(cells, cells), bare, _over_seeds(by_row.get(f"{network} bare_long"), cells))
+            pairs[row] = PairedRow(_over_seeds(cells, cells), bare, _over_seeds(by_row.get(f"{network} bare_long"), cells),
+                                   _over_seeds(by_row.get(f"{network} {WARM_START_ROW}"), cells))
     return pairs
 
 
@@ -158,8 +164,8 @@ def markdown(results: dict) -> str:
         lines += ["", "Trained cells by what ran them:"]
         lines += [f"- {host}: {', '.join(names)}" for host, names in results["machines"].items()]
     if set(results.get("head_starts", {})) - {SAME_WARM_START}:
-        lines += ["", "Head cells by where they started (a head row starts from its seed's bare warm start; the next run "
-                  "of the benchmark trains again those that did not):"]
+        lines += ["", "Head and warm-start cells by where they started (they start from their seed's bare warm start; the "
+                  "next run of the benchmark runs again those that did not):"]
         lines += [f"- {start}: {', '.join(names)}" for start, names in results["head_starts"].items()]
     return "\n".join(lines)
 
@@ -187,9 +193,11 @@ def severity_lines(table: dict, conditions: list[str]) -> list[str]:
 
 
 def ratio_lines(ratios: dict) -> list[str]:
-    lines = ["| head row | degraded MAE / bare | clean MAE / bare | degraded MAE / bare_long |", "|---|---:|---:|---:|"]
+    lines = ["| head row | degraded MAE / bare | clean MAE / bare | degraded MAE / bare_long | degraded MAE / warm start |",
+             "|---|---:|---:|---:|---:|"]
     return lines + [f"| {row} | {ratio['degraded']:.2f} | {ratio['clean']:.2f} | "
-                    f"{figure_or_dash(ratio.get('degraded_vs_long'))} |" for row, ratio in ratios.items()]
+                    f"{figure_or_dash(ratio.get('degraded_vs_long'))} | "
+                    f"{figure_or_dash(ratio.get('degraded_vs_warm_start'))} |" for row, ratio in ratios.items()]
 
 
 def diagnostic_lines(diagnostics: dict) -> list[str]:
@@ -265,8 +273,8 @@ def epoch_rules(records: list[dict]) -> dict[str, list[str]]:
 
 
 def head_starts(records: list[dict]) -> dict[str, list[str]]:
-    """The head cells of networks trained here by where they started (`protocol.head_start`), so a table whose
-    bare row was trained again after its head rows says which head rows the next run trains again."""
+    """The head and warm-start cells of networks trained here by where they started (`protocol.head_start`), so a
+    table whose bare row was trained again after them says which the next run runs again."""
     bare = {(record["cell"]["network"], record["cell"]["seed"]): record
             for record in records if record["cell"]["method"] == "bare"}
     starts: dict[str, list[str]] = {}
