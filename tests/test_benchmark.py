@@ -24,6 +24,19 @@ TOY = Protocol(networks=("physnet",), methods=("pos", "bare", "head"), degradati
                frame_size=SIZE, bare_epochs=1, head_epochs=1, frozen_backbone_epochs=0)
 
 
+def metrics_record(method, seed, clean, noisy):
+    """A PhysNet cell's record with only what the tables read: its clean and one degraded HR MAE."""
+    return {"cell": {"network": "physnet", "method": method, "seed": seed},
+            "metrics": {"clean": {"mae": clean}, "noise@1": {"mae": noisy}}}
+
+
+def warm_start_network(out, protocol):
+    """The toy PhysNet at the warm start its seed-0 bare cell kept in `out`."""
+    network = cells_module.build_network("physnet", protocol)
+    cells_module.load_checkpoint(network, cells_module.warm_start_path(out, cells_module.Cell("physnet", "bare", 0)))
+    return network
+
+
 def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_table_from_json(bundle, tmp_path,  # noqa: F811
                                                                                           monkeypatch, capsys):
     out, work = tmp_path / "out", tmp_path / "work"
@@ -52,9 +65,7 @@ def test_a_toy_benchmark_runs_resumes_without_redoing_cells_and_renders_its_tabl
     assert results["codebooks"] == {record["codebook"]: ["physnet head seed 0"]}
     warm_start = json.loads((out / "cells" / "physnet__bare__seed0.json").read_text())["training"]["warm_start_weights"]
     assert record["training"]["started_from"] == warm_start
-    network = cells_module.build_network("physnet", TOY)
-    cells_module.load_checkpoint(network, out / "weights" / "physnet__bare__seed0.safetensors")
-    assert warm_start == cells_module.weights_digest(network), "the digest of the warm start the head rows read"
+    assert warm_start == cells_module.weights_digest(warm_start_network(out, TOY)), "the warm start the head rows read"
     assert results["head_starts"] == {SAME_WARM_START: ["physnet head seed 0"]} and "where they started" not in table
     assert set(results["ratios"]["physnet head"]) == {"degraded", "clean"}, "no bare_long row in the toy"
     assert (out / "mae_vs_severity_physnet.png").stat().st_size > 5_000
@@ -175,9 +186,7 @@ def test_the_warm_start_row_tests_the_weights_the_head_rows_start_from_with_the_
     bare = json.loads(result_path(out, Cell("physnet", "bare", 0)).read_text())
     warm = json.loads(result_path(out, Cell("physnet", WARM_START_ROW, 0)).read_text())
     assert warm["training"] == {"started_from": bare["training"]["warm_start_weights"]}
-    network = cells_module.build_network("physnet", protocol)
-    cells_module.load_checkpoint(network, out / "weights" / "physnet__bare__seed0.safetensors")
-    adapter = cells_module.adapter_for(network)
+    adapter = cells_module.adapter_for(warm_start_network(out, protocol))
     for condition in (CLEAN, "noise@1"):
         expected = evaluate_own_head(adapter, datasets.clips(work, protocol, "physnet", "test", condition)).summary()
         assert warm["metrics"][condition] == json.loads(strict_json(expected)), condition
@@ -203,12 +212,9 @@ def test_each_head_row_is_also_compared_with_the_warm_start_it_trained_from():
     from codephys_plugin.benchmark.readme import Results, _headline
     from codephys_plugin.benchmark.table import head_ratios, ratio_lines
 
-    def record(method, seed, clean, noisy):
-        return {"cell": {"network": "physnet", "method": method, "seed": seed},
-                "metrics": {"clean": {"mae": clean}, "noise@1": {"mae": noisy}}}
-
-    records = [record("bare", 0, 0.0, 20.0), record(WARM_START_ROW, 0, 0.0, 8.0), record("head", 0, 0.0, 10.0),
-               record("head", 1, 0.0, 10.0), record("bare", 1, 0.0, 20.0)]
+    records = [metrics_record("bare", 0, 0.0, 20.0), metrics_record(WARM_START_ROW, 0, 0.0, 8.0),
+               metrics_record("head", 0, 0.0, 10.0), metrics_record("head", 1, 0.0, 10.0),
+               metrics_record("bare", 1, 0.0, 20.0)]
     ratios = head_ratios(records)
     assert ratios["physnet head"] == {"degraded": pytest.approx(0.5), "clean": 1.0}, "no warm start for seed 1"
     ratios = head_ratios(records[:3])
@@ -233,12 +239,8 @@ def test_a_results_folder_refuses_another_protocol_but_may_gain_networks_rows_an
 def test_the_table_gives_mean_and_spread_over_seeds_and_the_head_over_bare_ratios():
     from codephys_plugin.benchmark.table import aggregate, head_ratios, markdown
 
-    def record(method, seed, clean, noisy):
-        return {"cell": {"network": "physnet", "method": method, "seed": seed},
-                "metrics": {"clean": {"mae": clean}, "noise@1": {"mae": noisy}}}
-
-    records = [record("bare", 0, 1.0, 10.0), record("bare", 1, 3.0, 14.0), record("head", 0, 2.0, 6.0),
-               record("head", 1, 2.0, 6.0)]
+    records = [metrics_record("bare", 0, 1.0, 10.0), metrics_record("bare", 1, 3.0, 14.0),
+               metrics_record("head", 0, 2.0, 6.0), metrics_record("head", 1, 2.0, 6.0)]
     table = aggregate(records)
     assert table["physnet bare"]["clean"] == {"mean": 2.0, "spread": pytest.approx(math.sqrt(2)), "seeds": 2}
     ratios = head_ratios(records)
@@ -247,17 +249,19 @@ def test_the_table_gives_mean_and_spread_over_seeds_and_the_head_over_bare_ratio
     assert "| physnet bare | 2.00 ± 1.41 | 12.00 ± 2.83 | 12.00 |" in text
     assert "| physnet head | 0.50 | 1.00 | – |" in text
     assert "| physnet bare | 2 | 2.00 ± 1.41 | 12.00 | 12.00 |" in text, "the per-severity summary, with its seeds"
-    with_long = [*records, record("bare_long", 0, 1.0, 8.0), record("bare_long", 1, 1.0, 4.0)]
+    with_long = [*records, metrics_record("bare_long", 0, 1.0, 8.0), metrics_record("bare_long", 1, 1.0, 4.0)]
     assert head_ratios(with_long)["physnet head"]["degraded_vs_long"] == pytest.approx(1.0)
-    one_seed = head_ratios([*with_long, record("head_noquant", 1, 3.0, 7.0), record("head_no_sam", 2, 1.0, 1.0)])
+    one_seed = head_ratios([*with_long, metrics_record("head_noquant", 1, 3.0, 7.0),
+                            metrics_record("head_no_sam", 2, 1.0, 1.0)])
     assert one_seed["physnet head_noquant"] == {"degraded": pytest.approx(0.5), "clean": pytest.approx(1.0),
                                                 "degraded_vs_long": pytest.approx(7.0 / 4.0)}, "seed 1's bare rows only"
     assert "physnet head_no_sam" not in one_seed, "no bare row of seed 2"
-    published = head_ratios([{**record("bare", None, 4.0, 20.0), "cell": {"network": "physnet_pure", "method": "bare",
-                                                                            "seed": None}},
-                             {**record("head", 1, 2.0, 5.0), "cell": {"network": "physnet_pure", "method": "head", "seed": 1}}])
+    published = head_ratios([
+        {**metrics_record("bare", None, 4.0, 20.0), "cell": {"network": "physnet_pure", "method": "bare", "seed": None}},
+        {**metrics_record("head", 1, 2.0, 5.0), "cell": {"network": "physnet_pure", "method": "head", "seed": 1}}])
     assert published["physnet_pure head"] == {"degraded": pytest.approx(0.25), "clean": pytest.approx(0.5)}
-    exact = [record("bare", 0, 0.0, 10.0), record("head", 0, 0.0, 5.0), record("head_noquant", 0, 0.5, 5.0)]
+    exact = [metrics_record("bare", 0, 0.0, 10.0), metrics_record("head", 0, 0.0, 5.0),
+             metrics_record("head_noquant", 0, 0.5, 5.0)]
     assert head_ratios(exact)["physnet head"]["clean"] == 1.0, "exact and exact are equal"
     assert head_ratios(exact)["physnet head_noquant"]["clean"] == math.inf
 
