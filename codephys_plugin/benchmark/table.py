@@ -161,7 +161,7 @@ def markdown(results: dict) -> str:
                   "of the benchmark runs the others again):"]
         lines += [f"- {rule}: {', '.join(names)}" for rule, names in results["epoch_rules"].items()]
     if results.get("machines"):
-        lines += ["", "Trained cells by what ran them:"]
+        lines += ["", "Cells of trained networks by what ran them:"]
         lines += [f"- {host}: {', '.join(names)}" for host, names in results["machines"].items()]
     if set(results.get("head_starts", {})) - {SAME_WARM_START}:
         lines += ["", "Head and warm-start cells by where they started (they start from their seed's bare warm start; the "
@@ -287,8 +287,9 @@ def head_starts(records: list[dict]) -> dict[str, list[str]]:
 
 
 def machines(records: list[dict]) -> dict[str, list[str]]:
-    """The trained cells by what ran them (device, processor, torch), so a table whose cells ran on more than one
-    host says which: their minutes differ, and a bare cell trained again elsewhere is not bit for bit the same."""
+    """The cells of trained networks (trained, or tested from a kept warm start) by what ran them (device,
+    processor, torch), so a table whose cells ran on more than one host says which: their minutes differ, and a
+    bare cell trained again elsewhere is not bit for bit the same."""
     ran: dict[str, list[str]] = {}
     for record in records:
         if record.get("training"):
