@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import timm
 import torch
 
@@ -21,15 +20,14 @@ from codephys_plugin._atomic import write_atomically
 from codephys_plugin._json import strict_json
 from codephys_plugin._provenance import provenance
 from codephys_plugin.adapters import adapter_for, load_checkpoint  # importing them registers the networks with timm
-from codephys_plugin.baselines import BASELINES, rgb_trace
 from codephys_plugin.benchmark import datasets
-from codephys_plugin.benchmark.protocol import (BARE_ROWS, CLASSIC, EPOCH_RULE, FROM_WARM_START, HEAD_ABLATIONS,
-                                                HEAD_ROWS, OTHER_WARM_START, PRETRAINED, WARM_START_ROW, Protocol,
-                                                architecture, epoch_rule, head_start, starts_from_bare)
+from codephys_plugin.benchmark.protocol import (BARE_ROWS, EPOCH_RULE, FROM_WARM_START, HEAD_ABLATIONS,
+                                                HEAD_ROWS, OTHER_WARM_START, PRETRAINED, UNTRAINED, WARM_START_ROW,
+                                                Protocol, architecture, epoch_rule, head_start, starts_from_bare)
+from codephys_plugin.benchmark.untrained import untrained_metrics
 from codephys_plugin.bundle import Bundle
 from codephys_plugin.code_query_head import CodeQueryHead
 from codephys_plugin.data.clip_sets import ClipSet
-from codephys_plugin.heart_rate.videos import Chunk, evaluate_videos
 from codephys_plugin.training.fingerprint import tensors_digest
 from codephys_plugin.training.head_weights import load_head_weights
 from codephys_plugin.training.own_head import OwnHeadConfig, evaluate_own_head, train_own_head
@@ -55,8 +53,8 @@ class Cell:
 def cells(protocol: Protocol) -> list[Cell]:
     """Every cell of the protocol, each bare row before the rows that start from its warm start (a published
     network has no warm-start row: its bare row is where its head rows start)."""
-    found = [Cell(None, method, None) for method in protocol.methods if method in CLASSIC]
-    trained = [method for method in protocol.methods if method not in (*CLASSIC, "bare")]
+    found = [Cell(None, method, None) for method in protocol.methods if method in UNTRAINED]
+    trained = [method for method in protocol.methods if method not in (*UNTRAINED, "bare")]
     if "bare" in protocol.methods or any(method in FROM_WARM_START for method in trained):
         trained.insert(0, "bare")
     for network in protocol.networks:
@@ -106,8 +104,7 @@ def run_cell(cell: Cell, protocol: Protocol, work: Path, out: Path, bundle: Bund
     networks' cells."""
     started = time.perf_counter()
     if cell.network is None:
-        metrics = {condition: classic_metrics(cell.method, datasets.clips(work, protocol, datasets.RAW, "test", condition))
-                   for condition in protocol.conditions()}
+        metrics = untrained_metrics(cell.method, protocol, work)
         training, diagnostics = {}, {}
     else:
         torch.manual_seed(0 if cell.seed is None else cell.seed)
@@ -132,22 +129,6 @@ def _codebook_digest(cell: Cell, bundle: Bundle | None) -> str | None:
         return None
     digest = weights_digest(bundle.model)
     return digest if HEAD_ABLATIONS[cell.method].stage1 else f"{digest}, its shapes only (random Stage I weights)"
-
-
-def classic_metrics(method: str, clips: ClipSet) -> dict[str, float]:
-    """The method on each whole video's spatial mean colour (its 't c h w' chunks joined in order), as the
-    toolbox runs its unsupervised methods, then the same per-video evaluation as the networks."""
-    read = BASELINES[method]
-    by_video: dict[str, list[tuple[int, int]]] = {}
-    for index, (video, chunk) in enumerate(zip(clips.videos, clips.chunks)):
-        by_video.setdefault(video, []).append((chunk, index))
-    whole = []
-    for video, items in by_video.items():
-        pairs = [clips.dataset[index] for _, index in sorted(items)]
-        frames = np.concatenate([frames.permute(0, 2, 3, 1).double().numpy() for frames, _ in pairs])
-        label = np.concatenate([np.asarray(label) for _, label in pairs])
-        whole.append(Chunk(video, 0, read(rgb_trace(frames), clips.fs), label))
-    return evaluate_videos(whole, clips.fs, diff_normalized=False).summary()
 
 
 def build_network(name: str, protocol: Protocol, weights: Path | None = None) -> torch.nn.Module:

@@ -202,7 +202,7 @@ def render_videos(protocol: Protocol, work: Path, todo: list[Cell], workers: int
 
 
 def video_sources(todo: list[Cell]) -> list[str]:
-    """The networks whose videos the cells read, and RAW when a classic method is among them."""
+    """The networks whose videos the cells read, and RAW when a row that trains nothing is among them."""
     return list(dict.fromkeys(RAW if cell.network is None else cell.network for cell in todo))
 
 

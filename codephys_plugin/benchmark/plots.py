@@ -1,20 +1,25 @@
 """The benchmark's figures: HR MAE against severity, one panel per degradation, one line per row; one figure
-per network (with the classic methods for reference), and one of its Table V ablations where they were run."""
+per network (with the classic methods and the no-pulse floor for reference), and one of its Table V ablations where they were run."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from codephys_plugin.benchmark.protocol import CLASSIC, CLEAN, MAIN_METHODS, TABLE_V, parse_condition
+from codephys_plugin.benchmark.protocol import CLEAN, MAIN_METHODS, NO_PULSE, TABLE_V, UNTRAINED, parse_condition
+
+
+ROW_STYLE = {"marker": "o", "capsize": 2}
+FLOOR_STYLE = {"color": "grey", "linestyle": "--"}
+"""The no-pulse floor is a reference, not a method: a dashed grey line without markers."""
 
 
 def network_figures(results: dict, out: Path) -> list[Path]:
     """mae_vs_severity_<network>.png for every network in the table, ablations_<network>.png beside it when
     rows beyond head_noquant's were run; returns the paths written."""
-    networks = sorted({row.partition(" ")[0] for row in results["table"] if row not in CLASSIC})
+    networks = sorted({row.partition(" ")[0] for row in results["table"] if row not in UNTRAINED})
     written = []
     for network in networks:
-        main = [*CLASSIC, *(f"{network} {method}" for method in MAIN_METHODS if method not in CLASSIC)]
+        main = [*UNTRAINED, *(f"{network} {method}" for method in MAIN_METHODS if method not in UNTRAINED)]
         written.append(plot_results(results, figure_path(out, network), main, network))
         ablations = [f"{network} {method}" for method in ("bare", "head", *TABLE_V)]
         if any(f"{network} {method}" in results["table"] for method in TABLE_V if method not in MAIN_METHODS):
@@ -48,7 +53,8 @@ def plot_results(results: dict, path: Path, rows: list[str], title: str) -> Path
             entries = results["table"][row]
             present = [(severity, entries[condition]) for severity, condition in points if condition in entries]
             axis.errorbar([severity for severity, _ in present], [entry["mean"] for _, entry in present],
-                          yerr=[entry["spread"] for _, entry in present], marker="o", capsize=2, label=row)
+                          yerr=[entry["spread"] for _, entry in present], label=row,
+                          **(FLOOR_STYLE if row == NO_PULSE else ROW_STYLE))
         axis.set_title(name)
         axis.set_xlabel("severity")
         axis.set_ylabel("HR MAE (bpm)")

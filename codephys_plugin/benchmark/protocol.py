@@ -16,6 +16,11 @@ from codephys_plugin.training.selection import SELECTION_RULES
 from codephys_plugin.video_lab.lab_dataset import DegradationRange
 
 CLASSIC = ("green", "chrom", "pos")
+NO_PULSE = "no_pulse"
+"""The floor: every test video read as a sinusoid at the training videos' median heart rate (see
+`benchmark.untrained`); a row near or above it under a condition reads no pulse there."""
+UNTRAINED = (*CLASSIC, NO_PULSE)
+"""The rows that train nothing and read no network: one cell each, no seed."""
 HEAD_ABLATIONS = {"head": Ablation(), "head_noquant": Ablation(code_query=False),
                   "head_no_apb": Ablation(prior_branch=False), "head_no_sfd": Ablation(feature_distillation=False),
                   "head_no_sam": Ablation(spatial_attention=False), "head_no_stage1": Ablation(stage1=False)}
@@ -35,10 +40,10 @@ nothing trained. Against it a head row's gain is what Stage II added to the netw
 bare row's epoch choice left the bare row (a network whose later epochs are less robust than its warm start makes
 bare the weaker control). Networks trained here only: a published network's bare row is its head rows' start."""
 TRAINED = (*BARE_ROWS, *HEAD_ROWS)
-METHODS = CLASSIC + TRAINED + (WARM_START_ROW,)
+METHODS = UNTRAINED + TRAINED + (WARM_START_ROW,)
 FROM_WARM_START = (*HEAD_ROWS, WARM_START_ROW)
 """The rows that start from their seed's bare warm start, so follow its bare cell."""
-MAIN_METHODS = CLASSIC + ("bare", WARM_START_ROW, "bare_long", "head", "head_noquant")
+MAIN_METHODS = UNTRAINED + ("bare", WARM_START_ROW, "bare_long", "head", "head_noquant")
 """The rows run by default; the other ablations are chosen with `methods` (the paper ablates PhysNet only)."""
 TRAINABLE = ("deepphys", "efficientphys", "physformer", "physnet", "sspd")
 PRETRAINED = {"physnet_pure": "rppg_toolbox/PURE_PhysNet_DiffNormalized.pth",

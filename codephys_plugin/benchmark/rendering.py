@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from codephys_plugin.benchmark import datasets
-from codephys_plugin.benchmark.protocol import Protocol
+from codephys_plugin.benchmark.protocol import NO_PULSE, Protocol
 from codephys_plugin.video_lab import LabDatasetConfig
 
 
@@ -28,12 +28,15 @@ class FolderJob:
 
 def folder_jobs(protocol: Protocol, work: Path, sources: list[str]) -> list[FolderJob]:
     """Every folder the sources' cells read (training, validation and each test condition for a network; the test
-    conditions for RAW), each once: networks of one recipe and size share their folders."""
+    conditions for RAW, and its training split when the no-pulse floor, which reads its rates, is a chosen row),
+    each once: networks of one recipe and size share their folders."""
     jobs: dict[Path, FolderJob] = {}
     for source in sources:
         splits = [("test", condition) for condition in protocol.conditions()]
         if source != datasets.RAW:
             splits = [("train", None), ("val", None), *splits]
+        elif NO_PULSE in protocol.methods:
+            splits = [("train", None), *splits]
         for split, condition in splits:
             for name, config in datasets.split_folders(protocol, source, split, condition).items():
                 path = datasets.folder(work, source, config.recipe.size, name)
