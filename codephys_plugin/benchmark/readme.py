@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from codephys_plugin.benchmark.floor_split import floor_split_lines, floor_splits
 from codephys_plugin.benchmark.protocol import CLEAN
 from codephys_plugin.benchmark.table import (RESULTS_FILE, aggregate, condition_lines, degraded_mean,
                                              diagnostic_lines, diagnostics_summary, figure_or_dash, head_ratios,
@@ -138,6 +139,10 @@ def _diagnostics(results: Results, selectors: tuple[str, ...]) -> list[str]:
     return diagnostic_lines(_chosen(diagnostics_summary(results.records), selectors))
 
 
+def _floor(results: Results, selectors: tuple[str, ...]) -> list[str]:
+    return floor_split_lines(_chosen(floor_splits(results.records), selectors))
+
+
 def _seeds(results: Results, selectors: tuple[str, ...]) -> list[str]:
     """Each row's clean and degraded-mean MAE seed by seed: the spread behind a mean."""
     by_row: dict[str, list[dict]] = {}
@@ -188,7 +193,8 @@ def verdict(degraded_ratio: float, clean_head: float, clean_bare: float) -> str:
 
 PARTS: dict[str, Callable[[Results, tuple[str, ...]], list[str]]] = {
     "headline": _headline, "summary": _summary, "conditions": _conditions, "ratios": _ratios,
-    "diagnostics": _diagnostics, "seeds": _seeds}
+    "diagnostics": _diagnostics, "seeds": _seeds, "floor": _floor}
 """headline: per network, head against bare and the goal; summary: clean, mean per severity, degraded mean;
 conditions: every condition; ratios: each head row over its bare rows; diagnostics: the head's code figures;
-seeds: each row's clean and degraded mean seed by seed."""
+seeds: each row's clean and degraded mean seed by seed; floor: each head row against its bare row where the bare row
+reads a pulse and where it does not (`floor_split`)."""

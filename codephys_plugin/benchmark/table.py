@@ -60,12 +60,12 @@ def head_ratios(records: list[dict]) -> dict[str, dict[str, float]]:
 def pair_ratios(pair: PairedRow) -> dict[str, float]:
     """A head row's degraded and clean MAE over its bare row's, and its degraded MAE over bare_long's and over its
     warm start's if run."""
-    ratios = {"degraded": _ratio(degraded_mean(pair.head), degraded_mean(pair.bare)),
-              "clean": _ratio(pair.head[CLEAN]["mean"], pair.bare[CLEAN]["mean"])}
+    ratios = {"degraded": mae_ratio(degraded_mean(pair.head), degraded_mean(pair.bare)),
+              "clean": mae_ratio(pair.head[CLEAN]["mean"], pair.bare[CLEAN]["mean"])}
     if pair.bare_long is not None:
-        ratios["degraded_vs_long"] = _ratio(degraded_mean(pair.head), degraded_mean(pair.bare_long))
+        ratios["degraded_vs_long"] = mae_ratio(degraded_mean(pair.head), degraded_mean(pair.bare_long))
     if pair.warm_start is not None:
-        ratios["degraded_vs_warm_start"] = _ratio(degraded_mean(pair.head), degraded_mean(pair.warm_start))
+        ratios["degraded_vs_warm_start"] = mae_ratio(degraded_mean(pair.head), degraded_mean(pair.warm_start))
     return ratios
 
 
@@ -106,7 +106,7 @@ def _over_seeds(reference: dict[int | None, dict] | None, seeds: dict) -> dict |
     return next(iter(aggregate(chosen).values()))
 
 
-def _ratio(value: float, reference: float) -> float:
+def mae_ratio(value: float, reference: float) -> float:
     """value / reference; against an exact reference (0), equal is 1 and anything worse is inf."""
     if reference > 0:
         return value / reference
