@@ -22,12 +22,15 @@ FS, SECONDS, CHUNKS = 30.0, 30.0, 2
 
 
 class PulseVideos(Dataset):
-    """Each video a flat grey clip whose label is a sinusoid at its rate, cut into CHUNKS chunks."""
+    """Each video a flat grey clip whose label is a pulse at its rate with a weaker second harmonic (or, as
+    DiffNormalized labels hold it, that pulse's derivative, in which the harmonic is the stronger), cut into CHUNKS
+    chunks."""
 
-    def __init__(self, rates_bpm):
-        samples = int(FS * SECONDS)
-        seconds = np.arange(samples) / FS
-        self.labels = [np.split(np.sin(2 * np.pi * rate / 60 * seconds), CHUNKS) for rate in rates_bpm]
+    def __init__(self, rates_bpm, derivative=False):
+        seconds = np.arange(int(FS * SECONDS)) / FS
+        pulses = [np.sin(2 * np.pi * rate / 60 * seconds) + 0.7 * np.sin(4 * np.pi * rate / 60 * seconds)
+                  for rate in rates_bpm]
+        self.labels = [np.split(np.gradient(pulse) if derivative else pulse, CHUNKS) for pulse in pulses]
 
     def __len__(self):
         return len(self.labels) * CHUNKS
@@ -37,10 +40,11 @@ class PulseVideos(Dataset):
         return torch.full((label.size, 3, 2, 2), 128.0), torch.from_numpy(label)
 
 
-def pulse_clips(rates_bpm) -> ClipSet:
+def pulse_clips(rates_bpm, label_form="waveform") -> ClipSet:
     videos = tuple(f"video{index // CHUNKS}" for index in range(len(rates_bpm) * CHUNKS))
     chunks = tuple(index % CHUNKS for index in range(len(rates_bpm) * CHUNKS))
-    return ClipSet(PulseVideos(rates_bpm), videos, chunks, prepared=False, label_form="waveform", fs=FS)
+    return ClipSet(PulseVideos(rates_bpm, derivative=label_form == "derivative"), videos, chunks, prepared=False,
+                   label_form=label_form, fs=FS)
 
 
 def test_whole_videos_join_each_videos_chunks_in_order():
@@ -48,11 +52,15 @@ def test_whole_videos_join_each_videos_chunks_in_order():
     assert [name for name, _, _ in joined] == ["video0", "video1"]
     name, frames, label = joined[1]
     assert frames.shape == (FS * SECONDS, 2, 2, 3) and label.size == FS * SECONDS
-    np.testing.assert_allclose(label, np.sin(2 * np.pi * 1.5 * np.arange(label.size) / FS), atol=1e-12)
+    seconds = np.arange(label.size) / FS
+    np.testing.assert_allclose(label, np.sin(3 * np.pi * seconds) + 0.7 * np.sin(6 * np.pi * seconds), atol=1e-12)
 
 
-def test_the_training_median_rate_is_read_from_the_labels():
-    assert median_rate(pulse_clips([60.0, 75.0, 120.0])) == pytest.approx(75.0, abs=1.0)
+@pytest.mark.parametrize("label_form", ["waveform", "derivative"])
+def test_the_rates_are_read_from_the_labels_in_their_form(label_form):
+    assert median_rate(pulse_clips([50.0, 60.0, 70.0], label_form)) == pytest.approx(60.0, abs=1.0), \
+        "a derivative label is integrated first, or its harmonic reads as the rate"
+    assert no_pulse_metrics(60.0, pulse_clips([60.0], label_form))["mae"] < 1.0
 
 
 def test_the_floor_scores_each_video_by_its_distance_from_the_median_rate():

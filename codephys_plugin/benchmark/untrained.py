@@ -56,7 +56,9 @@ def classic_metrics(method: str, clips: ClipSet) -> dict[str, float]:
 
 def median_rate(clips: ClipSet) -> float:
     """The median heart rate (bpm) of the videos' PPG labels, each read as the evaluation reads a label."""
-    rates = [hr_fft(prepare_for_hr(label, clips.fs), clips.fs) for _, _, label in whole_videos(clips)]
+    derivative = clips.label_form == "derivative"
+    rates = [hr_fft(prepare_for_hr(label, clips.fs, diff_normalized=derivative), clips.fs)
+             for _, _, label in whole_videos(clips)]
     return float(np.median(rates))
 
 
@@ -66,4 +68,4 @@ def no_pulse_metrics(rate_bpm: float, clips: ClipSet) -> dict[str, float]:
     for video, _, label in whole_videos(clips):
         seconds = np.arange(label.size) / clips.fs
         chunks.append(Chunk(video, 0, np.sin(2 * np.pi * rate_bpm / 60 * seconds), label))
-    return evaluate_videos(chunks, clips.fs, diff_normalized=False).summary()
+    return evaluate_videos(chunks, clips.fs, diff_normalized=clips.label_form == "derivative").summary()
