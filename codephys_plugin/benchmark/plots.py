@@ -1,12 +1,12 @@
 """The benchmark's figures: HR MAE against severity, one panel per degradation, one line per row; one figure
-per network (with the classic methods and the no-pulse floor for reference), and one of its Table V ablations where they were run."""
+per network (with the classic methods and the no-pulse floor for reference), and one of its Table V ablations
+where they were run."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from codephys_plugin.benchmark.protocol import CLEAN, MAIN_METHODS, NO_PULSE, TABLE_V, UNTRAINED, parse_condition
-
 
 ROW_STYLE = {"marker": "o", "capsize": 2}
 FLOOR_STYLE = {"color": "grey", "linestyle": "--"}
