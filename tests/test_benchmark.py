@@ -367,6 +367,13 @@ def test_the_demo_runs_its_protocol_prints_the_table_and_reuses_its_codebook(bun
     assert tasks.JOBS["demo"] == ["-m", demo.__name__], "python3 tasks.py demo runs this module"
 
 
+def test_tasks_asks_for_huge_pages_unless_the_caller_chose():
+    import tasks
+
+    assert tasks.job_environment({"PATH": "/bin"}) == {"PATH": "/bin", "THP_MEM_ALLOC_ENABLE": "1"}
+    assert tasks.job_environment({"THP_MEM_ALLOC_ENABLE": "0"}) == {"THP_MEM_ALLOC_ENABLE": "0"}
+
+
 
 SHARED_WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared" / "weights"
 
