@@ -374,7 +374,6 @@ def test_tasks_asks_for_huge_pages_unless_the_caller_chose():
     assert tasks.job_environment({"THP_MEM_ALLOC_ENABLE": "0"}) == {"THP_MEM_ALLOC_ENABLE": "0"}
 
 
-
 SHARED_WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared" / "weights"
 
 
