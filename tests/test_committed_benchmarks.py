@@ -1,5 +1,5 @@
-"""The benchmark results committed under `benchmarks/` are what their cell JSON gives: a cell committed without
-regenerating the table, or a hand-edited figure, fails here."""
+"""The benchmark results committed under `benchmarks/` (and the demo's run under `results/`) are what their cell
+JSON gives: a cell committed without regenerating the table, or a hand-edited figure, fails here."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from codephys_plugin.benchmark.readme import regenerate
 from codephys_plugin.benchmark.table import RESULTS_FILE, markdown
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-FOLDERS = sorted(path.parent for path in BENCHMARKS.glob(f"*/{PROTOCOL_FILE}"))
+FOLDERS = sorted(path.parent for root in (BENCHMARKS, BENCHMARKS.parent / "results")
+                 for path in root.glob(f"*/{PROTOCOL_FILE}"))
 
 
 def test_the_repository_commits_benchmark_results():
